@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and benchmarking FootAnalytics needs.
+# Idempotent and non-interactive; run as root on Debian 12 (bookworm).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev
+  # libraries linked by the core build
+  libsqlite3-dev libzstd-dev libexpat1-dev
+  # tests
+  libcmocka-dev sqlite3
+  # optional backends, auto-detected by CMake (issues 4 and later use them)
+  libpq-dev libhiredis-dev
+  # benchmarks
+  hyperfine
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps.sh: must run as root (it calls apt-get)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
