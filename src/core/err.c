@@ -36,7 +36,15 @@ int fa_err_prefix(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_msg, sizeof old);
-    snprintf(err_msg, sizeof err_msg, "%s: %s", prefix, old);
+    /* Truncation of an over-long message is acceptable: keep the front. */
+    size_t n = strlen(prefix);
+    if (n > FA_ERR_MAX - 3) n = FA_ERR_MAX - 3;
+    memcpy(err_msg, prefix, n);
+    memcpy(err_msg + n, ": ", 2);
+    size_t room = FA_ERR_MAX - n - 3, m = strlen(old);
+    if (m > room) m = room;
+    memcpy(err_msg + n + 2, old, m);
+    err_msg[n + 2 + m] = '\0';
     return err_code;
 }
 

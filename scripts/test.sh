@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds FootAnalytics and runs the whole test suite under ctest.
+#   scripts/test.sh              release-with-debug-info build in build/
+#   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+#   scripts/test.sh --clang      the same suite built with clang in build-clang/
+# Extra arguments after -- go to ctest (e.g. -- -R ingest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build
+cmake_args=()
+cc=${CC:-gcc}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) build=build-asan; cmake_args+=(-DFA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DFA_BENCH=OFF) ;;
+    --clang) build=build-clang; cc=clang ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option $1" >&2; exit 1 ;;
+  esac
+  shift
+done
+
+export FA_DATA_DIR=${FA_DATA_DIR:-$(cd .. && pwd)/shared/data}
+if [ ! -d "$FA_DATA_DIR" ]; then
+  echo "test.sh: data directory $FA_DATA_DIR not found (set FA_DATA_DIR)" >&2
+  exit 1
+fi
+# Leaks are errors; UBSan stops at the first report.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+CC=$cc cmake -S . -B "$build" -G Ninja "${cmake_args[@]}" >/dev/null
+ninja -C "$build"
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"

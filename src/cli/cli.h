@@ -1,0 +1,37 @@
+/*
+ * cli.h - shared pieces of the command-line front end: each command lives in
+ * its own file (cmd_<name>.c) and exposes one entry point with the same
+ * shape as main. Exit codes (documented in --help and README):
+ *   0 ok, 1 usage, 2 bad input, 3 runtime failure.
+ */
+#ifndef FA_CLI_H
+#define FA_CLI_H
+
+#include <stdio.h>
+
+#include "core/core.h"
+
+enum { FA_EXIT_OK = 0, FA_EXIT_USAGE = 1, FA_EXIT_INPUT = 2, FA_EXIT_RUNTIME = 3 };
+
+typedef struct fa_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} fa_command;
+
+int fa_cmd_import(int argc, char **argv);
+int fa_cmd_matches(int argc, char **argv);
+int fa_cmd_events(int argc, char **argv);
+int fa_cmd_db(int argc, char **argv);
+
+/* The database to use: --db wins, then $FA_DB, then ./footanalytics.db. */
+const char *fa_cli_db_path(const char *flag);
+/* Prints "footanalytics CMD: MESSAGE" for the current error and returns the
+ * exit status that goes with its code. */
+int fa_cli_fail(const char *cmd);
+/* Prints a usage error and the hint to run --help; returns FA_EXIT_USAGE. */
+int fa_cli_usage(const char *cmd, const char *fmt, ...) FA_PRINTF(2, 3);
+/* Formats seconds as "MM:SS.s" into buf[16]. */
+const char *fa_cli_clock(double t, char *buf);
+
+#endif
