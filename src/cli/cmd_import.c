@@ -147,8 +147,14 @@ int fa_cmd_import(int argc, char **argv) {
     }
     int status = 0;
     double t0 = fa_clock_now();
-    for (size_t i = 0; i < plan.njobs && !status; i++)
-        if (import_job(store, &plan.jobs[i], json, quiet)) status = fa_cli_fail("import");
+    size_t done = 0;
+    for (; done < plan.njobs && !status; done++)
+        if (import_job(store, &plan.jobs[done], json, quiet)) {
+            status = fa_cli_fail("import");
+            if (done > 0)
+                fprintf(stderr, "footanalytics import: %zu of %zu matches were imported before this one\n", done,
+                        plan.njobs);
+        }
     if (!status && !quiet && !json && plan.njobs > 1)
         printf("%zu matches imported in %.3f s\n", plan.njobs, fa_clock_now() - t0);
     fa_store_close(store);

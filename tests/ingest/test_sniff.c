@@ -72,7 +72,7 @@ static void test_plan_pairs_companions(void **state) {
     strcpy(lineup, fa_test_data("events/statsbomb/15986_lineup.json"));
     const char *lone[] = {lineup};
     assert_int_equal(fa_ingest_plan_make(lone, 1, FA_PROVIDER_UNKNOWN, &plan), FA_EINVAL);
-    assert_non_null(strstr(fa_err_msg(), "needs"));
+    assert_non_null(strstr(fa_err_msg(), "need"));
     const char *mismatch[] = {ev_copy};
     assert_int_equal(fa_ingest_plan_make(mismatch, 1, FA_PROVIDER_WYSCOUT, &plan), FA_EINVAL);
     assert_non_null(strstr(fa_err_msg(), "--provider"));
