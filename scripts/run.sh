@@ -23,6 +23,7 @@ fa=build/footanalytics
   "$data/tracking/metrica/epts_excerpt_metadata.xml" \
   "$data/tracking/skillcorner/skillcorner_2068_match_data.json" \
   "$data/tracking/skillcorner/skillcorner_4039_match_data.json" \
-  "$data/tracking/skillcorner/kloppy_skillcorner_match_data.json"
+  "$data/tracking/skillcorner/kloppy_skillcorner_match_data.json" \
+  "$data/tracking/skillcorner/kloppy_skillcorner_meta_data.json"
 echo
 "$fa" matches --db "$db"

@@ -219,9 +219,9 @@ static const char *const swaps_lineup[] = {"_event", "_lineup", "_events", "_lin
 static const char *const swaps_away[] = {"_home", "_away", "_Home", "_Away", "Home", "Away", NULL};
 static const char *const swaps_epts[] = {"_metadata.xml", "_tracking.txt", "metadata", "tracking",
                                          "_metadata.xml", "_tracking.dat", NULL};
-static const char *const swaps_sc[] = {"_match_data.json", "_v3_raw_data.jsonl", "_match_data.json",
-                                       "_tracking_extrapolated.jsonl", "_match_data.json",
-                                       "_tracking.jsonl", NULL};
+static const char *const swaps_sc[] = {"_meta_data.json", "_v3_raw_data.jsonl", "_match_data.json",
+                                       "_tracking_extrapolated.jsonl", "_match_data.json", "_tracking.jsonl",
+                                       NULL};
 
 static int add_job(fa_ingest_plan *plan, fa_file_kind kind, const char *a, const char *b) {
     fa_ingest_job *j = fa_realloc(plan->jobs, (plan->njobs + 1) * sizeof *j);
