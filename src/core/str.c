@@ -2,6 +2,7 @@
  * str.c - string helpers: UTF-8 validation and truncation, strict number
  * parsing (the whole string must be a number, finite, in range).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -62,6 +63,9 @@ size_t fa_strlcpy_utf8(char *dst, const char *src, size_t size) {
 
 int fa_parse_double(const char *s, double *out) {
     if (!s || !*s) return FA_EINVAL;
+    /* strtod also takes leading spaces, hex floats and "inf"; data files mean decimal. */
+    if (!(isdigit((unsigned char)*s) || *s == '-' || *s == '+' || *s == '.')) return FA_EINVAL;
+    if (strpbrk(s, "xXpP")) return FA_EINVAL;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -71,7 +75,7 @@ int fa_parse_double(const char *s, double *out) {
 }
 
 int fa_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    if (!s || !*s) return FA_EINVAL;
+    if (!s || !(isdigit((unsigned char)*s) || *s == '-' || *s == '+')) return FA_EINVAL;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
