@@ -39,31 +39,67 @@ static char *read_all(const char *path, size_t *len) {
     return buf;
 }
 
-/* JSON array: "[ a, b ]" -> "[ a, b , a, b ... ]" k times. */
+/* StatsBomb events array "[ x1, x2, e3, ... ]" -> the two Starting XI
+ * events once, then e3... repeated k times (a second Starting XI is rightly
+ * rejected by the parser). The sample files are pretty-printed with one
+ * top-level element per "}, {" line, which is all this relies on. */
 static int write_json_repeated(const char *src, size_t len, int k, const char *out) {
     const char *open = memchr(src, '[', len), *close = src + len;
     while (close > src && close[-1] != ']') close--;
-    if (!open || close <= open + 1) return -1;
+    const char *third = open ? strstr(open, "\n}, {") : NULL;
+    if (third) third = strstr(third + 1, "\n}, {");
+    if (!open || !third || close <= third) return -1;
+    third += 4; /* at the '{' of the third element */
     FILE *f = fopen(out, "wb");
     if (!f) return -1;
-    fputc('[', f);
+    fwrite(open, 1, (size_t)(third - open), f);
     for (int i = 0; i < k; i++) {
-        if (i) fputc(',', f);
-        fwrite(open + 1, 1, (size_t)(close - 1 - (open + 1)), f);
+        if (i) fputs(", ", f);
+        fwrite(third, 1, (size_t)(close - 1 - third), f);
     }
     fputs("]\n", f);
     fclose(f);
     return 0;
 }
 
-/* CSV: header once, body k times. */
+/* Metrica events CSV: header once, body k times with frames and times
+ * shifted by a whole match per copy (the parser rightly rejects frames that
+ * go back) and every copy after the first labelled period 2. The Metrica
+ * sample has no quoted fields, so commas split cells. */
+static void write_shifted_row(FILE *f, const char *row, size_t n, int copy, long frame_shift, double time_shift) {
+    char cell[256];
+    size_t col = 0, start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && row[i] != ',') continue;
+        size_t len = i - start < sizeof cell - 1 ? i - start : sizeof cell - 1;
+        memcpy(cell, row + start, len);
+        cell[len] = '\0';
+        if (col) fputc(',', f);
+        if (copy && col == 3) fputs("2", f);
+        else if (copy && (col == 4 || col == 6) && len) fprintf(f, "%ld", atol(cell) + copy * frame_shift);
+        else if (copy && (col == 5 || col == 7) && len) fprintf(f, "%.2f", atof(cell) + copy * time_shift);
+        else fputs(cell, f);
+        col++;
+        start = i + 1;
+    }
+    fputc('\n', f);
+}
+
 static int write_csv_repeated(const char *src, size_t len, int k, const char *out) {
     const char *nl = memchr(src, '\n', len);
     if (!nl) return -1;
     FILE *f = fopen(out, "wb");
     if (!f) return -1;
     fwrite(src, 1, (size_t)(nl + 1 - src), f);
-    for (int i = 0; i < k; i++) fwrite(nl + 1, 1, len - (size_t)(nl + 1 - src), f);
+    for (int i = 0; i < k; i++) {
+        for (const char *row = nl + 1; row < src + len;) {
+            const char *end = memchr(row, '\n', (size_t)(src + len - row));
+            size_t n = end ? (size_t)(end - row) : (size_t)(src + len - row);
+            if (n && row[n - 1] == '\r') n--;
+            if (n) write_shifted_row(f, row, n, i, 200000, 8000.0);
+            row += n + 1 + (end && row[n] == '\r');
+        }
+    }
     fclose(f);
     return 0;
 }
