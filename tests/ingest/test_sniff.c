@@ -26,6 +26,7 @@ static void test_real_files(void **state) {
     expect_kind("tracking/metrica/epts_excerpt_tracking.txt", FA_FILE_EPTS_TRACKING);
     expect_kind("tracking/skillcorner/skillcorner_2068_match_data.json", FA_FILE_SKILLCORNER_MATCH);
     expect_kind("tracking/skillcorner/kloppy_skillcorner_match_data.json", FA_FILE_SKILLCORNER_MATCH);
+    expect_kind("tracking/skillcorner/kloppy_skillcorner_meta_data.json", FA_FILE_SKILLCORNER_MATCH);
     expect_kind("tracking/skillcorner/kloppy_skillcorner_v3_raw_data.jsonl", FA_FILE_SKILLCORNER_TRACKING);
 }
 
