@@ -1024,7 +1024,7 @@ static int period_flip(const ep_run *run, const ep_spec *s, int period) {
 static int emit_frame(ep_run *run, const ep_spec *s) {
     const ep_meta *m = run->m;
     fa_frame f;
-    memset(&f, 0, sizeof f);
+    fa_frame_init(&f);
     f.frame = run->vals.frame;
     f.period = run->period;
     f.t = (double)(run->vals.frame - run->period_start) / m->frame_rate;
@@ -1032,9 +1032,6 @@ static int emit_frame(ep_run *run, const ep_spec *s) {
     fa_pitch_from_provider(&run->pitch, 1.0, 1.0, 1, run->flip, run->vals.bx, run->vals.by, &x, &y);
     f.ball_x = (float)x;
     f.ball_y = (float)y;
-    f.ball_z = NAN;
-    f.ball_alive = -1;
-    f.ball_owner_side = FA_SIDE_NONE;
     for (int k = 0; k < s->nslots; k++) {
         if (isnan(run->vals.sx[k]) || isnan(run->vals.sy[k])) continue;
         const fa_player *p = &m->players[s->slot_player[k]].p;

@@ -910,7 +910,7 @@ static size_t tk_add_players(tk_run *k, const tk_file *t, size_t n) {
 
 static int tk_emit(tk_run *k) {
     fa_frame f;
-    memset(&f, 0, sizeof f);
+    fa_frame_init(&f);
     f.frame = k->home.frame;
     f.period = k->home.period;
     f.t = k->home.time - k->t0;
@@ -918,9 +918,6 @@ static int tk_emit(tk_run *k) {
     fa_pitch_from_provider(&k->pitch, 1.0, 1.0, 1, k->flip, k->home.bx, k->home.by, &x, &y);
     f.ball_x = (float)x;
     f.ball_y = (float)y;
-    f.ball_z = NAN;
-    f.ball_alive = -1;
-    f.ball_owner_side = FA_SIDE_NONE;
     f.n = tk_add_players(k, &k->away, tk_add_players(k, &k->home, 0));
     f.players = k->players;
     return k->sink->frame ? k->sink->frame(k->sink->ud, &f) : 0;

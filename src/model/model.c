@@ -88,3 +88,10 @@ void fa_event_init(fa_event *e) {
     e->success = -1;
     e->xg = NAN;
 }
+
+void fa_frame_init(fa_frame *f) {
+    memset(f, 0, sizeof *f);
+    f->ball_x = f->ball_y = f->ball_z = NAN;
+    f->ball_alive = -1;
+    f->ball_owner_side = FA_SIDE_NONE;
+}

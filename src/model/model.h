@@ -173,6 +173,9 @@ typedef struct fa_frame {
 
 #define FA_FRAME_MAX_PLAYERS 64
 
+/* Empty frame: ball unknown (NAN, alive -1, no owner), no players. */
+void fa_frame_init(fa_frame *f);
+
 /* The stream a parser produces, in this order:
  *   begin (once) -> any mix of player, event, frame -> end (once).
  * player may come before or after events (StatsBomb knows minutes only at
