@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -40,7 +41,30 @@ typedef struct ev_ctx {
     int json, count;
     const fa_match *m;
     fa_buf b;
+    fa_player *players; /* the match's roster, to print names beside ids */
+    size_t nplayers, capplayers;
 } ev_ctx;
+
+static int on_player(void *ud, const fa_player *p) {
+    ev_ctx *ctx = ud;
+    if (ctx->nplayers == ctx->capplayers) {
+        size_t cap = ctx->capplayers ? 2 * ctx->capplayers : 64;
+        fa_player *n = fa_realloc(ctx->players, cap * sizeof *n);
+        if (!n) return FA_ENOMEM;
+        ctx->players = n;
+        ctx->capplayers = cap;
+    }
+    ctx->players[ctx->nplayers++] = *p;
+    return 0;
+}
+
+/* The player's name, or the id itself when the roster does not know it. */
+static const char *player_label(const ev_ctx *ctx, const char *id) {
+    if (!*id) return "-";
+    for (size_t i = 0; i < ctx->nplayers; i++)
+        if (strcmp(ctx->players[i].id, id) == 0 && ctx->players[i].name[0]) return ctx->players[i].name;
+    return id;
+}
 
 static void put_str_field(fa_buf *b, const char *k, const char *v) {
     fa_buf_printf(b, ",\"%s\":", k);
@@ -95,14 +119,15 @@ static int on_event(void *ud, const fa_event *e) {
         json_event(&ctx->b, e, ctx->m);
         fputs(ctx->b.data, stdout);
     } else {
-        char clock[16], from[24], to[24];
+        char clock[16], from[24], to[24], who[23];
+        fa_strlcpy_utf8(who, player_label(ctx, e->player_id), sizeof who); /* never cut a character */
         if (!ctx->count)
-            printf("%-6s %-3s %-8s %-4s %-10s %-16s %-16s %-12s %-13s %-13s\n", "SEQ", "P", "CLOCK", "SIDE", "PLAYER",
+            printf("%-6s %-3s %-8s %-4s %-22s %-16s %-16s %-12s %-13s %-13s\n", "SEQ", "P", "CLOCK", "SIDE", "PLAYER",
                    "TYPE", "SUBTYPE", "OUTCOME", "FROM", "TO");
         fmt_xy(e->x, e->y, from);
         fmt_xy(e->end_x, e->end_y, to);
-        printf("%-6lld %-3d %-8s %-4s %-10.10s %-16.16s %-16.16s %-12.12s %-13s %-13s\n", (long long)e->seq, e->period,
-               fa_cli_clock(e->t, clock), fa_side_name(e->side), e->player_id[0] ? e->player_id : "-", e->type,
+        printf("%-6lld %-3d %-8s %-4s %-22s %-16.16s %-16.16s %-12.12s %-13s %-13s\n", (long long)e->seq, e->period,
+               fa_cli_clock(e->t, clock), fa_side_name(e->side), who, e->type,
                e->subtype[0] ? e->subtype : "-", e->outcome[0] ? e->outcome : "-", from, to);
     }
     ctx->count++;
@@ -169,11 +194,13 @@ int fa_cmd_events(int argc, char **argv) {
     if (!rc) {
         f.match_id = row.id;
         ctx.m = &row.m;
-        rc = fa_store_events(store, &f, on_event, &ctx);
+        rc = ctx.json ? 0 : fa_store_players(store, row.id, on_player, &ctx);
+        if (!rc) rc = fa_store_events(store, &f, on_event, &ctx);
     }
     if (!rc && ctx.json) fputs(ctx.count ? "\n]\n" : "[]\n", stdout);
     if (!rc && !ctx.json) fprintf(stderr, "%d event%s\n", ctx.count, ctx.count == 1 ? "" : "s");
     fa_buf_free(&ctx.b);
+    free(ctx.players);
     int status = rc ? fa_cli_fail("events") : 0;
     fa_store_close(store);
     return status;
