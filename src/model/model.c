@@ -27,6 +27,11 @@ const char *fa_side_name(fa_side s) {
 
 int fa_home_attacks_plus_x(int period) { return period == 2 || period == 4 ? 0 : 1; }
 
+int fa_attack_dir(fa_side side, int period) {
+    if (side == FA_SIDE_NONE) return 0;
+    return (side == FA_SIDE_HOME) == (fa_home_attacks_plus_x(period) == 1) ? 1 : -1;
+}
+
 void fa_pitch_from_provider(const fa_pitch *p, double plen, double pwid, int y_down, int flip,
                             double px, double py, double *x, double *y) {
     if (isnan(px) || isnan(py)) {

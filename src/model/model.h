@@ -51,6 +51,8 @@ typedef struct fa_pitch {
 
 /* 1 when the home team attacks +x in this period (odd periods), else 0. */
 int fa_home_attacks_plus_x(int period);
+/* +1 when side attacks +x in this period, -1 when it attacks -x (0 for FA_SIDE_NONE). */
+int fa_attack_dir(fa_side side, int period);
 /* Converts a provider coordinate to model metres.
  *   (px, py): the provider's coordinate, px in [0, plen], py in [0, pwid];
  *   y_down:   1 when the provider's y grows downwards (StatsBomb, Metrica, Wyscout);

@@ -41,6 +41,11 @@ static void test_home_direction(void **state) {
     assert_int_equal(fa_home_attacks_plus_x(2), 0);
     assert_int_equal(fa_home_attacks_plus_x(3), 1);
     assert_int_equal(fa_home_attacks_plus_x(4), 0);
+    assert_int_equal(fa_attack_dir(FA_SIDE_HOME, 1), 1);
+    assert_int_equal(fa_attack_dir(FA_SIDE_AWAY, 1), -1);
+    assert_int_equal(fa_attack_dir(FA_SIDE_HOME, 2), -1);
+    assert_int_equal(fa_attack_dir(FA_SIDE_AWAY, 4), 1);
+    assert_int_equal(fa_attack_dir(FA_SIDE_NONE, 1), 0);
 }
 
 static void test_names_round_trip(void **state) {
