@@ -304,4 +304,33 @@ typedef struct fa_pass_network {
 int fa_pass_network_compute(const fa_event *ev, size_t n, fa_side side, fa_pass_network *out);
 void fa_pass_network_free(fa_pass_network *net);
 
+/* ------------------------------------------------------------ a whole match (match.c) */
+
+/* Collects a parser's stream (match, players, events in order, tracking) in
+ * memory while forwarding it to another sink, so a match can be analysed
+ * as it is imported without reading it back. */
+typedef struct fa_collector {
+    fa_match match;
+    fa_player *players;
+    size_t nplayers, cap_players;
+    fa_event *events;
+    size_t nevents, cap_events;
+    fa_tracking tracking; /* initialised at begin (frame_rate from the match, 25 if 0) */
+    int has_tracking;
+    int tracking_error;   /* the first fa_tracking_add error (frames are then kept out), 0 if none */
+    char tracking_error_msg[256];
+    const fa_sink *next;
+    fa_sink sink;         /* give &c->sink to the parser */
+} fa_collector;
+
+/* next may be NULL (collect only). */
+void fa_collector_init(fa_collector *c, const fa_sink *next);
+void fa_collector_free(fa_collector *c);
+
+/* Every metric of one match into out: per player physical figures (when
+ * there is tracking) and tactical figures, team figures, possession (events
+ * and/or tracking, each stated), heatmaps, pass networks, the possession
+ * timeline, speed profiles, and a "definitions" doc with the configuration. */
+int fa_analyze_match(const fa_collector *col, const fa_analytics_config *c, fa_aggregates *out);
+
 #endif

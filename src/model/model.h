@@ -193,4 +193,47 @@ typedef struct fa_sink {
     int (*end)(void *ud, const fa_match *m);
 } fa_sink;
 
+/* Derived aggregates: what analytics computes for a match and the store
+ * keeps. Metrics are named scalars for a team (player_id "") or a player;
+ * grids are per-cell values (heatmaps); docs are JSON documents for what is
+ * neither (definitions used, possession timeline, pass networks, speed
+ * profiles). Names are stable identifiers ("distance_m", "sprints",
+ * "possession_share"); units are part of the name where there is one. */
+typedef struct fa_metric {
+    fa_side side;
+    char player_id[FA_ID_MAX]; /* "" for a team metric */
+    char name[48];
+    double value;
+} fa_metric;
+
+typedef struct fa_grid {
+    fa_side side;
+    char player_id[FA_ID_MAX]; /* "" for a team grid */
+    char name[32];             /* "heatmap" */
+    int nx, ny;
+    double *cells;             /* cells[j * nx + i], owned */
+} fa_grid;
+
+typedef struct fa_doc {
+    char name[64]; /* "definitions", "possession_timeline", "pass_network_home", ... */
+    char *json;    /* owned */
+} fa_doc;
+
+typedef struct fa_aggregates {
+    fa_metric *metrics;
+    size_t nmetrics, cap_metrics;
+    fa_grid *grids;
+    size_t ngrids, cap_grids;
+    fa_doc *docs;
+    size_t ndocs, cap_docs;
+} fa_aggregates;
+
+/* Appenders copy their inputs; they return 0 or a negative error (no memory,
+ * name too long). fa_aggregates starts zeroed. */
+int fa_aggregates_metric(fa_aggregates *a, fa_side side, const char *player_id, const char *name, double value);
+int fa_aggregates_grid(fa_aggregates *a, fa_side side, const char *player_id, const char *name, int nx, int ny,
+                       const double *cells);
+int fa_aggregates_doc(fa_aggregates *a, const char *name, const char *json);
+void fa_aggregates_free(fa_aggregates *a);
+
 #endif

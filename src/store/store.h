@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/core.h"
 #include "model/model.h"
 
 typedef struct fa_store fa_store;
@@ -49,6 +50,9 @@ typedef struct fa_import_stats {
 
 int fa_store_import_begin(fa_store *s, fa_store_import **out);
 const fa_sink *fa_store_import_sink(fa_store_import *imp);
+/* Stores the match's derived aggregates in the same transaction (replacing
+ * any earlier ones). Call after the parser finished, before commit. */
+int fa_store_import_aggregates(fa_store_import *imp, const fa_aggregates *a);
 int fa_store_import_commit(fa_store_import *imp, fa_import_stats *stats); /* frees imp */
 void fa_store_import_abort(fa_store_import *imp);                          /* frees imp */
 
@@ -94,5 +98,20 @@ int fa_store_players(fa_store *s, int64_t match_id, fa_player_cb cb, void *ud);
 /* Frames of one period (0 = all) with t in [t_from, t_to] (NAN = open), in order. */
 int fa_store_frames(fa_store *s, int64_t match_id, int period, double t_from, double t_to,
                     fa_frame_cb cb, void *ud);
+
+/* ------------------------------------------------------------ aggregates */
+
+/* Replaces a stored match's aggregates in one transaction (recomputation). */
+int fa_store_aggregates_replace(fa_store *s, int64_t match_id, const fa_aggregates *a);
+typedef int (*fa_metric_cb)(void *ud, const fa_metric *m);
+typedef int (*fa_grid_cb)(void *ud, const fa_grid *g); /* g->cells valid during the call */
+/* player_id NULL = all (teams and players), "" = team metrics only, else that player's. */
+int fa_store_metrics(fa_store *s, int64_t match_id, const char *player_id, fa_metric_cb cb, void *ud);
+int fa_store_grids(fa_store *s, int64_t match_id, const char *player_id, fa_grid_cb cb, void *ud);
+/* The JSON document of that name into out (appended); FA_ENOTFOUND when absent. */
+int fa_store_doc(fa_store *s, int64_t match_id, const char *name, fa_buf *out);
+/* Player season aggregates: the sum of a metric over every stored match of
+ * the player (with the number of matches). */
+int fa_store_metric_sum(fa_store *s, const char *player_id, const char *name, double *sum, int64_t *matches);
 
 #endif
