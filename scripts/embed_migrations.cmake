@@ -1,6 +1,9 @@
 # Turns src/store/schema/NNNN_name.sql files into C byte arrays (generated/migrations.c)
 # so the binary carries its schema. Bytes, not string literals: ISO C only promises
-# 4095-character literals. Invoked by CMake with -DOUT=... -DINPUTS=a;b;c
+# 4095-character literals. Invoked by CMake with -DOUT=... -DSCHEMA_DIR=... (a
+# directory, not a list: a list would not survive add_custom_command's quoting).
+file(GLOB INPUTS ${SCHEMA_DIR}/*.sql)
+list(SORT INPUTS)
 set(arrays "")
 set(table "")
 set(count 0)
