@@ -1,23 +1,51 @@
 /*
- * cmd_import.c - `footanalytics import`: provider files into the store.
+ * cmd_import.c - `footanalytics import`: provider files into the store, with
+ * every match's analytics computed on the way in.
  *
- * All files are classified and grouped before the database is opened, so a
- * wrong file costs nothing. Each match is then imported in its own
- * transaction: a parse error rolls that match back and stops the command,
- * leaving the database as it was before that match.
+ * All files are classified and grouped, and the analytics configuration is
+ * read and checked, before the database is opened, so a wrong file or a bad
+ * option costs nothing. Each match is then imported in its own transaction:
+ * the parser streams through a collector (analytics/collect.c) that keeps
+ * the match in memory while forwarding everything to the store; once the
+ * parser has finished, the match is analysed (fa_analyze_match) and its
+ * aggregates join the same transaction before the commit. So a stored match
+ * always has the aggregates of the configuration it was imported with, and a
+ * failure anywhere - parse, bad tracking, analytics - rolls that match back
+ * and stops the command, leaving the database as it was before that match.
+ *
+ * Configuration precedence (ARCHITECTURE.md section 3): defaults, then the
+ * file (--config, else $FA_CONFIG), then each --set in order.
  */
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "cli.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 
+#define CONFIG_MAX_BYTES (256u << 10)
+#define MAX_SETS 64
+
+/* What the options asked for. */
+typedef struct import_opts {
+    int json, quiet, analytics;
+    fa_analytics_config config;
+} import_opts;
+
+/* What one match's analytics produced, for the summary. */
+typedef struct analytics_stats {
+    int ran;
+    double seconds;
+    size_t metrics, grids, docs;
+} analytics_stats;
+
 static void help(FILE *out) {
     fprintf(out,
-            "usage: footanalytics import [--db PATH] [--provider NAME] [--json] [--quiet] FILE...\n"
+            "usage: footanalytics import [--db PATH] [--provider NAME] [--json] [--quiet]\n"
+            "                            [--config FILE] [--set KEY=VALUE]... [--no-analytics] FILE...\n"
             "\n"
             "Imports provider match data into the database. The provider and file kind are\n"
             "detected from each file's content; companion files (StatsBomb lineups, Metrica\n"
@@ -25,23 +53,47 @@ static void help(FILE *out) {
             "found beside the primary file. Each match is one transaction: a failure leaves\n"
             "the database exactly as it was. Importing a match again replaces it.\n"
             "\n"
+            "Every match is analysed as it is imported and its aggregates are stored with it\n"
+            "in the same transaction: per player and team physical metrics (with tracking),\n"
+            "tactical metrics and possession (with events), heatmaps, pass networks, the\n"
+            "possession timeline, speed profiles, and a 'definitions' document stating every\n"
+            "threshold used. Re-importing recomputes them.\n"
+            "\n"
             "supported files:\n"
             "  StatsBomb    NNN_event.json (+ NNN_lineup.json)\n"
             "  Metrica      *_RawEventsData.csv, *_events.json, tracking CSV home + away,\n"
             "               FIFA EPTS metadata XML + tracking text\n"
             "  SkillCorner  match data JSON (+ v3 tracking JSON Lines)\n"
             "  Wyscout      v2 events JSON\n"
+            "  Last-Row     Friends-of-Tracking tracking CSV (player,frame,x,y,...)\n"
             "\n"
             "options:\n"
             "  --db PATH        database file (default $FA_DB or ./footanalytics.db); created if absent\n"
             "  --provider NAME  only accept files of this provider: statsbomb, metrica,\n"
-            "                   skillcorner, wyscout\n"
+            "                   skillcorner, wyscout, lastrow\n"
             "  --json           print one JSON summary object per match instead of text\n"
+            "  --config FILE    analytics configuration: KEY=VALUE lines, '#' comments\n"
+            "                   (default $FA_CONFIG; none: the built-in defaults)\n"
+            "  --set KEY=VALUE  set one analytics option, after the file; repeatable, e.g.\n"
+            "                   --set sprint_kmh=24 --set smoothing=butterworth\n"
+            "                   --set bands=walk:0-7.2,run:7.2-19.8,fast:19.8-inf\n"
+            "  --no-analytics   store the match only, no aggregates\n"
             "  -q, --quiet      print nothing on success\n"
             "  -h, --help       show this help\n"
             "\n"
-            "exit status: 0 ok, 1 usage error, 2 bad input (nothing of that match stored),\n"
-            "             3 runtime failure\n");
+            "analytics options (KEY): smoothing (none, savgol, butterworth), savgol_window,\n"
+            "  savgol_order, butter_cutoff_hz, butter_order, player_max_speed, ball_max_speed,\n"
+            "  max_gap_s, bands, rel_bands, sprint_kmh, sprint_min_s, hsr_kmh, hsr_min_s,\n"
+            "  accel_ms2, accel_min_s, peak_hold_s, heat_nx, heat_ny, heat_sigma_cells,\n"
+            "  pc_<parameter> (pitch control), possession_window_s, owner_radius_m,\n"
+            "  owner_hysteresis_s, pass_string_min, xt_nx, xt_ny\n"
+            "\n"
+            "environment:\n"
+            "  FA_DB      database path when --db is not given\n"
+            "  FA_CONFIG  analytics configuration file when --config is not given\n"
+            "\n"
+            "exit status: 0 ok, 1 usage error (a bad --set included), 2 bad input (nothing of\n"
+            "             that match stored; a bad configuration file included), 3 runtime failure\n");
 }
 
 static void score_str(int s, char *buf) {
@@ -49,17 +101,22 @@ static void score_str(int s, char *buf) {
     else snprintf(buf, 12, "%d", s);
 }
 
-static void print_text(const fa_match_row *r, const fa_import_stats *st, double secs) {
-    char hs[12], as[12];
+static void print_text(const fa_match_row *r, const fa_import_stats *st, const analytics_stats *an,
+                       double secs) {
+    char hs[12], as[12], analytics[128] = "";
     score_str(r->m.score[0], hs);
     score_str(r->m.score[1], as);
-    printf("%s %s:%s (id %lld): %s %s-%s %s, %lld players, %lld events, %lld frames%s, %.3f s\n",
+    if (an->ran)
+        snprintf(analytics, sizeof analytics, ", analytics %.3f s (%zu metrics, %zu grids, %zu docs)",
+                 an->seconds, an->metrics, an->grids, an->docs);
+    printf("%s %s:%s (id %lld): %s %s-%s %s, %lld players, %lld events, %lld frames%s%s, %.3f s\n",
            st->replaced ? "replaced" : "imported", fa_provider_name(r->m.provider), r->m.id, (long long)r->id,
            r->m.teams[0].name, hs, as, r->m.teams[1].name, (long long)st->players, (long long)st->events,
-           (long long)st->frames, st->chunks ? " (tracking chunks zstd)" : "", secs);
+           (long long)st->frames, st->chunks ? " (tracking chunks zstd)" : "", analytics, secs);
 }
 
-static void print_json(const fa_match_row *r, const fa_import_stats *st, double secs) {
+static void print_json(const fa_match_row *r, const fa_import_stats *st, const analytics_stats *an,
+                       double secs) {
     fa_buf b = {0};
     fa_buf_printf(&b, "{\"id\":%lld,\"provider\":", (long long)r->id);
     fa_json_write_str(&b, fa_provider_name(r->m.provider));
@@ -72,22 +129,81 @@ static void print_json(const fa_match_row *r, const fa_import_stats *st, double 
     fa_buf_printf(&b, ",\"home_score\":%d,\"away_score\":%d,\"replaced\":%s", r->m.score[0], r->m.score[1],
                   st->replaced ? "true" : "false");
     fa_buf_printf(&b, ",\"players\":%lld,\"events\":%lld,\"frames\":%lld,\"tracking_chunks\":%lld",
-                  (long long)st->players, (long long)st->events, (long long)st->frames, (long long)st->chunks);
-    fa_buf_printf(&b, ",\"tracking_raw_bytes\":%lld,\"tracking_stored_bytes\":%lld,\"seconds\":",
+                  (long long)st->players, (long long)st->events, (long long)st->frames,
+                  (long long)st->chunks);
+    fa_buf_printf(&b, ",\"tracking_raw_bytes\":%lld,\"tracking_stored_bytes\":%lld",
                   (long long)st->tracking_raw_bytes, (long long)st->tracking_stored_bytes);
+    if (an->ran) {
+        fa_buf_printf(&b, ",\"analytics\":{\"metrics\":%zu,\"grids\":%zu,\"docs\":%zu,\"seconds\":",
+                      an->metrics, an->grids, an->docs);
+        fa_json_write_num(&b, an->seconds);
+        fa_buf_putc(&b, '}');
+    } else {
+        fa_buf_puts(&b, ",\"analytics\":null");
+    }
+    fa_buf_puts(&b, ",\"seconds\":");
     fa_json_write_num(&b, secs);
     fa_buf_puts(&b, "}\n");
     fputs(b.data, stdout);
     fa_buf_free(&b);
 }
 
-/* Imports one match; returns 0 or an error code (message set). */
-static int import_job(fa_store *store, const fa_ingest_job *job, int json, int quiet) {
+/* The file a job's tracking comes from, to name it in a tracking error. */
+static const char *tracking_file(const fa_ingest_job *job) {
+    int second = job->kind == FA_FILE_EPTS_METADATA || job->kind == FA_FILE_SKILLCORNER_MATCH;
+    return fa_path_base(job->files[second && job->nfiles > 1 ? 1 : 0]);
+}
+
+/* Analyses the collected match and adds its aggregates to the import. */
+static int analyse(const fa_collector *col, const import_opts *o, fa_store_import *imp, analytics_stats *an) {
     double t0 = fa_clock_now();
+    fa_aggregates agg = {0};
+    int rc = fa_analyze_match(col, &o->config, &agg);
+    if (rc) fa_err_prefix("%s", col->match.source[0] ? col->match.source : col->match.id);
+    if (!rc) rc = fa_store_import_aggregates(imp, &agg);
+    an->ran = !rc;
+    an->metrics = agg.nmetrics;
+    an->grids = agg.ngrids;
+    an->docs = agg.ndocs;
+    an->seconds = fa_clock_now() - t0;
+    fa_aggregates_free(&agg);
+    return rc;
+}
+
+/* Parses one job through the collector into the import and analyses it. */
+static int parse_and_analyse(const fa_ingest_job *job, const import_opts *o, fa_store_import *imp,
+                             analytics_stats *an) {
+    if (!o->analytics) return fa_ingest_run(job, fa_store_import_sink(imp));
+    fa_collector col;
+    fa_collector_init(&col, fa_store_import_sink(imp));
+    int rc = fa_ingest_run(job, &col.sink);
+    if (rc && col.tracking_error) fa_err_prefix("%s", tracking_file(job));
+    if (!rc) rc = analyse(&col, o, imp, an);
+    fa_collector_free(&col);
+    return rc;
+}
+
+static int print_summary(fa_store *store, const fa_import_stats *st, const import_opts *o,
+                         const analytics_stats *an, double secs) {
+    fa_match_row row;
+    char ref[32];
+    snprintf(ref, sizeof ref, "%lld", (long long)st->match_id);
+    int rc = fa_store_match_find(store, ref, &row);
+    if (rc) return rc;
+    if (o->json) print_json(&row, st, an, secs);
+    else print_text(&row, st, an, secs);
+    fflush(stdout);
+    return 0;
+}
+
+/* Imports one match; returns 0 or an error code (message set). */
+static int import_job(fa_store *store, const fa_ingest_job *job, const import_opts *o) {
+    double t0 = fa_clock_now();
+    analytics_stats an = {0};
     fa_store_import *imp;
     int rc = fa_store_import_begin(store, &imp);
     if (rc) return rc;
-    rc = fa_ingest_run(job, fa_store_import_sink(imp));
+    rc = parse_and_analyse(job, o, imp, &an);
     if (rc) {
         int code = fa_err_code() ? fa_err_code() : rc;
         char saved[1024];
@@ -97,18 +213,83 @@ static int import_job(fa_store *store, const fa_ingest_job *job, int json, int q
     }
     fa_import_stats st;
     rc = fa_store_import_commit(imp, &st);
-    if (rc) return rc;
-    double secs = fa_clock_now() - t0;
-    if (quiet) return 0;
-    fa_match_row row;
-    char ref[32];
-    snprintf(ref, sizeof ref, "%lld", (long long)st.match_id);
-    rc = fa_store_match_find(store, ref, &row);
-    if (rc) return rc;
-    if (json) print_json(&row, &st, secs);
-    else print_text(&row, &st, secs);
-    fflush(stdout);
+    if (rc || o->quiet) return rc;
+    return print_summary(store, &st, o, &an, fa_clock_now() - t0);
+}
+
+/* Puts the file's name on a configuration error: "config:LINE: ..." (the
+ * parser's words for text it was given) becomes "FILE:LINE: ...". */
+static void name_config_error(int rc, const char *path) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", fa_err_msg());
+    int numbered = strncmp(msg, "config:", 7) == 0;
+    fa_err_set(rc, "%s%s%s", fa_path_base(path), numbered ? ":" : ": ", numbered ? msg + 7 : msg);
+}
+
+/* Applies a configuration file (KEY=VALUE lines); errors name the file. */
+static int apply_config_file(fa_analytics_config *c, const char *path) {
+    size_t got;
+    char *text = fa_malloc(CONFIG_MAX_BYTES + 1);
+    if (!text) return FA_ENOMEM;
+    int rc = fa_file_sniff(path, text, CONFIG_MAX_BYTES + 1, &got);
+    if (!rc && got > CONFIG_MAX_BYTES)
+        rc = fa_err_set(FA_ELIMIT, "%s: configuration file larger than %u bytes", path, CONFIG_MAX_BYTES);
+    if (!rc) {
+        text[got] = '\0';
+        if (strlen(text) != got)
+            rc = fa_err_set(FA_EINVAL, "%s: configuration file contains a NUL byte", path);
+    }
+    if (!rc && (rc = fa_analytics_config_parse(c, text))) name_config_error(rc, path);
+    free(text);
+    return rc;
+}
+
+/* Applies one --set KEY=VALUE; a malformed or refused one is a usage error. */
+static int apply_set(fa_analytics_config *c, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    char key[64];
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
+        return fa_err_set(FA_EUSAGE, "--set '%s': expected KEY=VALUE, e.g. --set sprint_kmh=24", arg);
+    memcpy(key, arg, (size_t)(eq - arg));
+    key[eq - arg] = '\0';
+    if (!fa_analytics_config_set(c, key, eq + 1)) return 0;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", fa_err_msg()); /* fa_err_set must not read its own buffer */
+    return fa_err_set(FA_EUSAGE, "--set: %s", msg);
+}
+
+/* The configuration: defaults, the file (--config or $FA_CONFIG), the --sets. */
+static int build_config(import_opts *o, const char *file, char *const *sets, int nsets) {
+    fa_analytics_config_default(&o->config);
+    if (!file || !*file) file = getenv("FA_CONFIG");
+    if (file && *file) {
+        int rc = apply_config_file(&o->config, file);
+        if (rc) return rc;
+    }
+    for (int i = 0; i < nsets; i++) {
+        int rc = apply_set(&o->config, sets[i]);
+        if (rc) return rc;
+    }
     return 0;
+}
+
+static int run_jobs(const fa_ingest_plan *plan, const char *db, const import_opts *o) {
+    fa_store *store = fa_store_open(fa_cli_db_path(db), 1, 1);
+    if (!store) return fa_cli_fail("import");
+    int status = 0;
+    double t0 = fa_clock_now();
+    size_t done = 0;
+    for (; done < plan->njobs && !status; done++)
+        if (import_job(store, &plan->jobs[done], o)) {
+            status = fa_cli_fail("import");
+            if (done > 0)
+                fprintf(stderr, "footanalytics import: %zu of %zu matches were imported before this one\n",
+                        done, plan->njobs);
+        }
+    if (!status && !o->quiet && !o->json && plan->njobs > 1)
+        printf("%zu matches imported in %.3f s\n", plan->njobs, fa_clock_now() - t0);
+    fa_store_close(store);
+    return status;
 }
 
 int fa_cmd_import(int argc, char **argv) {
@@ -116,48 +297,45 @@ int fa_cmd_import(int argc, char **argv) {
                                          {"provider", required_argument, 0, 'p'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"no-analytics", no_argument, 0, 'n'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *db = NULL;
+    const char *db = NULL, *config = NULL;
+    char *sets[MAX_SETS];
+    int nsets = 0, c;
     fa_provider provider = FA_PROVIDER_UNKNOWN;
-    int json = 0, quiet = 0, c;
+    import_opts o = {.analytics = 1};
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'p':
             provider = fa_provider_parse(optarg);
             if (provider == FA_PROVIDER_UNKNOWN || provider == FA_PROVIDER_VIDEO)
-                return fa_cli_usage("import", "--provider: unknown provider '%s' (statsbomb, metrica, skillcorner, wyscout)",
+                return fa_cli_usage("import",
+                                    "--provider: unknown provider '%s' (statsbomb, metrica, skillcorner, "
+                                    "wyscout, lastrow)",
                                     optarg);
             break;
-        case 'j': json = 1; break;
-        case 'q': quiet = 1; break;
+        case 'j': o.json = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'c': config = optarg; break;
+        case 's':
+            if (nsets == MAX_SETS) return fa_cli_usage("import", "--set: more than %d options", MAX_SETS);
+            sets[nsets++] = optarg;
+            break;
+        case 'n': o.analytics = 0; break;
         case 'h': help(stdout); return 0;
         default: return fa_cli_usage("import", "bad option");
         }
     }
     if (optind >= argc) return fa_cli_usage("import", "no input files");
+    if (build_config(&o, config, sets, nsets)) return fa_cli_fail("import");
     fa_ingest_plan plan;
     if (fa_ingest_plan_make((const char *const *)argv + optind, (size_t)(argc - optind), provider, &plan))
         return fa_cli_fail("import");
-    fa_store *store = fa_store_open(fa_cli_db_path(db), 1, 1);
-    if (!store) {
-        fa_ingest_plan_free(&plan);
-        return fa_cli_fail("import");
-    }
-    int status = 0;
-    double t0 = fa_clock_now();
-    size_t done = 0;
-    for (; done < plan.njobs && !status; done++)
-        if (import_job(store, &plan.jobs[done], json, quiet)) {
-            status = fa_cli_fail("import");
-            if (done > 0)
-                fprintf(stderr, "footanalytics import: %zu of %zu matches were imported before this one\n", done,
-                        plan.njobs);
-        }
-    if (!status && !quiet && !json && plan.njobs > 1)
-        printf("%zu matches imported in %.3f s\n", plan.njobs, fa_clock_now() - t0);
-    fa_store_close(store);
+    int status = run_jobs(&plan, db, &o);
     fa_ingest_plan_free(&plan);
     return status;
 }

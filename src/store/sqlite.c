@@ -17,7 +17,9 @@
  * conditions, because SQLite cannot use an index through "(? IS NULL OR
  * col = ?)".
  *
- * The import sink is in sqlite_import.c and the read-back in sqlite_read.c.
+ * The import sink is in sqlite_import.c, the read-back in sqlite_read.c
+ * and the derived aggregates (metrics, grids, documents) in
+ * sqlite_aggregates.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -61,6 +63,16 @@
     "(?2 < 0 OR e.kind = ?2) AND (?3 IS NULL OR e.type = ?3) AND (?4 IS NULL OR e.player_id = ?4) "   \
     "AND (?5 = 0 OR e.period = ?5) AND (?6 IS NULL OR e.t >= ?6) AND (?7 IS NULL OR e.t <= ?7) "       \
     "AND e.seq > ?8 ORDER BY e.seq LIMIT ?9"
+
+#define METRIC_SELECT                                                                                   \
+    "SELECT mm.side, p.provider_id, mm.name, mm.value FROM match_metrics mm "                          \
+    "LEFT JOIN players p ON p.id = mm.player_id WHERE mm.match_id = ?1 "
+#define GRID_SELECT                                                                                     \
+    "SELECT mg.side, p.provider_id, mg.name, mg.nx, mg.ny, mg.codec, mg.cells FROM match_grids mg "    \
+    "LEFT JOIN players p ON p.id = mg.player_id WHERE mg.match_id = ?1 "
+#define METRIC_SUM                                                                                      \
+    "SELECT total(mm.value), count(DISTINCT mm.match_id) FROM players p CROSS JOIN match_metrics mm "  \
+    "ON mm.player_id = p.id AND mm.name = ?2 WHERE p.provider_id = ?1"
 
 #define MATCH_COLUMNS                                                                                   \
     "provider, provider_id, competition_id, season_id, date, home_team_id, away_team_id, home_score, " \
@@ -182,6 +194,32 @@ static const sq_query queries[FA_SQ_COUNT] = {
                                "SELECT period, t0, t1, n_frames, codec, raw_bytes, data FROM tracking_chunks "
                                "WHERE match_id = ?1 AND (?2 = 0 OR period = ?2) AND (?3 IS NULL OR t1 >= ?3) "
                                "AND (?4 IS NULL OR t0 <= ?4) ORDER BY period, t0"},
+    [FA_SQ_MATCH_PROVIDER] = {"match_provider", 'r', "SELECT provider FROM matches WHERE id = ?1"},
+    [FA_SQ_DELETE_METRICS] = {"metrics_delete", 'w', "DELETE FROM match_metrics WHERE match_id = ?1"},
+    [FA_SQ_DELETE_GRIDS] = {"grids_delete", 'w', "DELETE FROM match_grids WHERE match_id = ?1"},
+    [FA_SQ_DELETE_DOCS] = {"docs_delete", 'w', "DELETE FROM match_docs WHERE match_id = ?1"},
+    [FA_SQ_METRIC_INSERT] = {"metric_insert", 'w',
+                             "INSERT INTO match_metrics(match_id, side, player_id, name, value) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5)"},
+    [FA_SQ_GRID_INSERT] = {"grid_insert", 'w',
+                           "INSERT INTO match_grids(match_id, side, player_id, name, nx, ny, codec, cells) "
+                           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+    [FA_SQ_DOC_INSERT] = {"doc_insert", 'w',
+                          "INSERT INTO match_docs(match_id, name, json) VALUES(?1, ?2, ?3)"},
+    [FA_SQ_METRICS_BY_MATCH] = {"metrics_by_match", 'r', METRIC_SELECT "ORDER BY mm.rowid"},
+    [FA_SQ_METRICS_BY_MATCH_TEAM] = {"metrics_by_match_team", 'r',
+                                     METRIC_SELECT "AND mm.player_id IS NULL ORDER BY mm.rowid"},
+    [FA_SQ_METRICS_BY_MATCH_PLAYER] = {"metrics_by_match_player", 'r',
+                                       METRIC_SELECT "AND mm.player_id = ?2 ORDER BY mm.rowid"},
+    [FA_SQ_GRIDS_BY_MATCH] = {"grids_by_match", 'r', GRID_SELECT "ORDER BY mg.rowid"},
+    [FA_SQ_GRIDS_BY_MATCH_TEAM] = {"grids_by_match_team", 'r',
+                                   GRID_SELECT "AND mg.player_id IS NULL ORDER BY mg.rowid"},
+    [FA_SQ_GRIDS_BY_MATCH_PLAYER] = {"grids_by_match_player", 'r',
+                                     GRID_SELECT "AND mg.player_id = ?2 ORDER BY mg.rowid"},
+    [FA_SQ_DOC_BY_NAME] = {"doc_by_name", 'r',
+                           "SELECT json FROM match_docs WHERE match_id = ?1 AND name = ?2"},
+    [FA_SQ_METRIC_SUM] = {"metric_sum", 'r', METRIC_SUM},
+    [FA_SQ_METRIC_SUM_BY_PROVIDER] = {"metric_sum_by_provider", 'r', METRIC_SUM " AND p.provider = ?3"},
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -501,6 +539,7 @@ const fa_store_backend fa_store_sqlite_backend = {
     .explain = sq_explain,
     .import_begin = fa_sq_import_begin,
     .import_sink = fa_sq_import_sink,
+    .import_aggregates = fa_sq_import_aggregates,
     .import_commit = fa_sq_import_commit,
     .import_abort = fa_sq_import_abort,
     .matches = fa_sq_matches,
@@ -509,4 +548,9 @@ const fa_store_backend fa_store_sqlite_backend = {
     .events = fa_sq_events,
     .players = fa_sq_players,
     .frames = fa_sq_frames,
+    .aggregates_replace = fa_sq_aggregates_replace,
+    .metrics = fa_sq_metrics,
+    .grids = fa_sq_grids,
+    .doc = fa_sq_doc,
+    .metric_sum = fa_sq_metric_sum,
 };

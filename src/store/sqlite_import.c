@@ -15,7 +15,9 @@
  * the map (provider id -> row id) answers every later event without SQL.
  *
  * Re-importing a match (same provider and provider id) keeps its store id:
- * begin() deletes the old children and updates the match row in place.
+ * begin() deletes the old children (aggregates included) and updates the
+ * match row in place. The match's aggregates join the same transaction
+ * (fa_sq_import_aggregates), so a match is never visible without them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -163,6 +165,8 @@ static int bind_match(sqlite3_stmt *st, const sq_import *imp, const fa_match *m,
     return b;
 }
 
+/* Clears everything an earlier import of the match stored under it,
+ * aggregates included: an import without analytics leaves none behind. */
 static int delete_children(sq_import *imp) {
     static const fa_sq_id deletes[] = {FA_SQ_DELETE_MATCH_PLAYERS, FA_SQ_DELETE_EVENTS, FA_SQ_DELETE_CHUNKS};
     for (size_t i = 0; i < sizeof deletes / sizeof *deletes; i++) {
@@ -172,7 +176,7 @@ static int delete_children(sq_import *imp) {
         int rc = fa_sq_step_done(imp->s, st, "replacing the earlier import");
         if (rc) return rc;
     }
-    return 0;
+    return fa_sq_aggregates_delete(imp->s, imp->stats.match_id);
 }
 
 /* On begin: finds an earlier import of the same match and clears it. */
@@ -402,6 +406,22 @@ static int on_end(void *ud, const fa_match *m) {
     if (!rc) rc = write_counts(imp);
     if (!rc) imp->ended = 1;
     return track(imp, rc);
+}
+
+/* ------------------------------------------------------------ aggregates */
+
+static int resolve_player(void *ud, const char *provider_id, int64_t *id) {
+    return player_ref(ud, provider_id, id);
+}
+
+/* Stores the match's aggregates in the import's transaction, replacing any
+ * written earlier in it; player ids are the provider's, like the events'. */
+int fa_sq_import_aggregates(void *p, const fa_aggregates *a) {
+    sq_import *imp = p;
+    if (imp->failed) return imp->failed;
+    if (!imp->begun)
+        return track(imp, fa_err_set(FA_EINVAL, "%s: store import: aggregates before begin", imp->s->path));
+    return track(imp, fa_sq_aggregates_write(imp->s, imp->stats.match_id, a, resolve_player, imp));
 }
 
 /* ------------------------------------------------------------ lifecycle */

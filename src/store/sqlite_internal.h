@@ -57,6 +57,23 @@ typedef enum fa_sq_id {
     FA_SQ_EVENTS_BY_PERIOD,
     FA_SQ_PLAYERS_BY_MATCH,
     FA_SQ_CHUNKS_BY_MATCH,
+    /* aggregates (sqlite_aggregates.c) */
+    FA_SQ_MATCH_PROVIDER,
+    FA_SQ_DELETE_METRICS,
+    FA_SQ_DELETE_GRIDS,
+    FA_SQ_DELETE_DOCS,
+    FA_SQ_METRIC_INSERT,
+    FA_SQ_GRID_INSERT,
+    FA_SQ_DOC_INSERT,
+    FA_SQ_METRICS_BY_MATCH,
+    FA_SQ_METRICS_BY_MATCH_TEAM,
+    FA_SQ_METRICS_BY_MATCH_PLAYER,
+    FA_SQ_GRIDS_BY_MATCH,
+    FA_SQ_GRIDS_BY_MATCH_TEAM,
+    FA_SQ_GRIDS_BY_MATCH_PLAYER,
+    FA_SQ_DOC_BY_NAME,
+    FA_SQ_METRIC_SUM,
+    FA_SQ_METRIC_SUM_BY_PROVIDER,
     FA_SQ_COUNT
 } fa_sq_id;
 
@@ -102,6 +119,7 @@ int64_t fa_sq_col_int(sqlite3_stmt *st, int i, int64_t unknown);
 /* sqlite_import.c */
 int fa_sq_import_begin(void *be, void **imp);
 const fa_sink *fa_sq_import_sink(void *imp);
+int fa_sq_import_aggregates(void *imp, const fa_aggregates *a);
 int fa_sq_import_commit(void *imp, fa_import_stats *stats);
 void fa_sq_import_abort(void *imp);
 
@@ -113,5 +131,24 @@ int fa_sq_events(void *be, const fa_event_filter *f, fa_event_cb cb, void *ud);
 int fa_sq_players(void *be, int64_t match_id, fa_player_cb cb, void *ud);
 int fa_sq_frames(void *be, int64_t match_id, int period, double t_from, double t_to, fa_frame_cb cb,
                  void *ud);
+/* The players row of a provider player id in the match's provider;
+ * FA_ENOTFOUND when the match has no such player. */
+int fa_sq_player_in_match(fa_sq *s, int64_t match_id, const char *player_id, int64_t *id);
+
+/* sqlite_aggregates.c */
+/* Maps a provider player id to its players row (creating it when new). */
+typedef int (*fa_sq_player_resolver)(void *ud, const char *provider_id, int64_t *id);
+/* Deletes the match's stored aggregates (inside the caller's transaction). */
+int fa_sq_aggregates_delete(fa_sq *s, int64_t match_id);
+/* Deletes the match's aggregates and inserts a's, inside the caller's
+ * transaction; player ids go through resolve. */
+int fa_sq_aggregates_write(fa_sq *s, int64_t match_id, const fa_aggregates *a, fa_sq_player_resolver resolve,
+                           void *ud);
+int fa_sq_aggregates_replace(void *be, int64_t match_id, const fa_aggregates *a);
+int fa_sq_metrics(void *be, int64_t match_id, const char *player_id, fa_metric_cb cb, void *ud);
+int fa_sq_grids(void *be, int64_t match_id, const char *player_id, fa_grid_cb cb, void *ud);
+int fa_sq_doc(void *be, int64_t match_id, const char *name, fa_buf *out);
+int fa_sq_metric_sum(void *be, const char *provider, const char *player_id, const char *name, double *sum,
+                     int64_t *matches);
 
 #endif

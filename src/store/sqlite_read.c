@@ -177,9 +177,7 @@ static void read_event(sqlite3_stmt *st, fa_event *e) {
     fa_sq_col_text(st, 23, e->related, sizeof e->related);
 }
 
-/* The players row of a provider player id in the match's provider;
- * FA_ENOTFOUND when the match has no such player. */
-static int player_in_match(fa_sq *s, int64_t match_id, const char *player_id, int64_t *id) {
+int fa_sq_player_in_match(fa_sq *s, int64_t match_id, const char *player_id, int64_t *id) {
     sqlite3_stmt *st = fa_sq_stmt(s, FA_SQ_PLAYER_IN_MATCH);
     if (!st) return fa_err_code();
     sqlite3_bind_int64(st, 1, match_id);
@@ -212,7 +210,7 @@ int fa_sq_events(void *be, const fa_event_filter *f, fa_event_cb cb, void *ud) {
     fa_sq *s = be;
     int64_t player = 0;
     if (f->player_id && *f->player_id) {
-        int rc = player_in_match(s, f->match_id, f->player_id, &player);
+        int rc = fa_sq_player_in_match(s, f->match_id, f->player_id, &player);
         if (rc == FA_ENOTFOUND) return 0; /* nobody by that id: no events */
         if (rc) return rc;
     }

@@ -5,8 +5,9 @@
  * turns a target ("db.sqlite", "sqlite:db.sqlite", "postgres://...") into
  * a backend and a handle, and forwards each call through the backend's
  * operation table (store_backend.h). What is the same for every backend
- * lives here once: target and match-reference parsing, argument checks and
- * the wording of "not found" errors.
+ * lives here once: target and match-reference parsing, argument checks
+ * (aggregates are checked here before any backend stores them) and the
+ * wording of "not found" errors.
  */
 #include <ctype.h>
 #include <math.h>
@@ -108,6 +109,47 @@ int fa_store_import_begin(fa_store *s, fa_store_import **out) {
 
 const fa_sink *fa_store_import_sink(fa_store_import *imp) { return imp->be->import_sink(imp->h); }
 
+/* ------------------------------------------------------------ aggregates check */
+
+static int bad_aggregate_side(const char *what, const char *name, int side) {
+    if (side >= FA_SIDE_NONE && side <= FA_SIDE_AWAY) return 0;
+    return fa_err_set(FA_EINVAL, "store: aggregates: %s '%s': side %d is not -1, 0 or 1", what, name, side);
+}
+
+static int check_metric(const fa_metric *m) {
+    if (!m->name[0]) return fa_err_set(FA_EINVAL, "store: aggregates: a metric without a name");
+    if (!isfinite(m->value))
+        return fa_err_set(FA_EINVAL, "store: aggregates: metric '%s': value is not finite", m->name);
+    return bad_aggregate_side("metric", m->name, m->side);
+}
+
+static int check_grid(const fa_grid *g) {
+    if (!g->name[0]) return fa_err_set(FA_EINVAL, "store: aggregates: a grid without a name");
+    if (g->nx <= 0 || g->ny <= 0 || (int64_t)g->nx * g->ny > (1 << 24) || !g->cells)
+        return fa_err_set(FA_EINVAL, "store: aggregates: grid '%s': size %d x %d (or no cells)", g->name,
+                          g->nx, g->ny);
+    return bad_aggregate_side("grid", g->name, g->side);
+}
+
+/* What every backend relies on: names, finite values, sides, grid sizes. */
+static int check_aggregates(const fa_aggregates *a) {
+    if (!a) return fa_err_set(FA_EINVAL, "store: no aggregates given");
+    for (size_t i = 0; i < a->nmetrics; i++)
+        if (check_metric(&a->metrics[i])) return FA_EINVAL;
+    for (size_t i = 0; i < a->ngrids; i++)
+        if (check_grid(&a->grids[i])) return FA_EINVAL;
+    for (size_t i = 0; i < a->ndocs; i++)
+        if (!a->docs[i].name[0] || !a->docs[i].json)
+            return fa_err_set(FA_EINVAL, "store: aggregates: document %zu has no name or no text", i);
+    return 0;
+}
+
+int fa_store_import_aggregates(fa_store_import *imp, const fa_aggregates *a) {
+    if (!imp) return fa_err_set(FA_EINVAL, "store: aggregates without an import");
+    int rc = check_aggregates(a);
+    return rc ? rc : imp->be->import_aggregates(imp->h, a);
+}
+
 int fa_store_import_commit(fa_store_import *imp, fa_import_stats *stats) {
     fa_import_stats dummy;
     if (!imp) return fa_err_set(FA_EINVAL, "store: commit without an import");
@@ -190,4 +232,51 @@ int fa_store_players(fa_store *s, int64_t match_id, fa_player_cb cb, void *ud) {
 int fa_store_frames(fa_store *s, int64_t match_id, int period, double t_from, double t_to, fa_frame_cb cb,
                     void *ud) {
     return s->be->frames(s->h, match_id, period, t_from, t_to, cb, ud);
+}
+
+/* ------------------------------------------------------------ aggregates */
+
+int fa_store_aggregates_replace(fa_store *s, int64_t match_id, const fa_aggregates *a) {
+    int rc = check_aggregates(a);
+    if (!rc) rc = s->be->aggregates_replace(s->h, match_id, a);
+    if (rc == FA_ENOTFOUND)
+        return fa_err_set(FA_ENOTFOUND, "match %lld: not in the database", (long long)match_id);
+    return rc;
+}
+
+int fa_store_metrics(fa_store *s, int64_t match_id, const char *player_id, fa_metric_cb cb, void *ud) {
+    return s->be->metrics(s->h, match_id, player_id, cb, ud);
+}
+
+int fa_store_grids(fa_store *s, int64_t match_id, const char *player_id, fa_grid_cb cb, void *ud) {
+    return s->be->grids(s->h, match_id, player_id, cb, ud);
+}
+
+int fa_store_doc(fa_store *s, int64_t match_id, const char *name, fa_buf *out) {
+    if (!name || !*name) return fa_err_set(FA_EINVAL, "store: document: no name given");
+    int rc = s->be->doc(s->h, match_id, name, out);
+    if (rc == FA_ENOTFOUND)
+        return fa_err_set(FA_ENOTFOUND, "match %lld: no document '%s' (not analysed, or no such document)",
+                          (long long)match_id, name);
+    return rc;
+}
+
+/* player_id is a provider's player id ("5503"), or "provider:id"
+ * ("statsbomb:5503") to count only that provider's player of that id. */
+int fa_store_metric_sum(fa_store *s, const char *player_id, const char *name, double *sum, int64_t *matches) {
+    *sum = 0;
+    *matches = 0;
+    if (!player_id || !*player_id || !name || !*name)
+        return fa_err_set(FA_EINVAL, "store: metric sum: a player id and a metric name are needed");
+    const char *colon = strchr(player_id, ':');
+    char provider[32];
+    size_t n = colon ? (size_t)(colon - player_id) : 0;
+    if (colon && n < sizeof provider && colon[1]) {
+        memcpy(provider, player_id, n);
+        provider[n] = '\0';
+        fa_provider p = fa_provider_parse(provider);
+        if (p != FA_PROVIDER_UNKNOWN)
+            return s->be->metric_sum(s->h, fa_provider_name(p), colon + 1, name, sum, matches);
+    }
+    return s->be->metric_sum(s->h, NULL, player_id, name, sum, matches);
 }

@@ -25,6 +25,7 @@ typedef struct fa_store_backend {
 
     int (*import_begin)(void *be, void **imp);
     const fa_sink *(*import_sink)(void *imp);
+    int (*import_aggregates)(void *imp, const fa_aggregates *a);
     int (*import_commit)(void *imp, fa_import_stats *stats); /* frees imp */
     void (*import_abort)(void *imp);                         /* frees imp */
 
@@ -36,6 +37,16 @@ typedef struct fa_store_backend {
     int (*players)(void *be, int64_t match_id, fa_player_cb cb, void *ud);
     int (*frames)(void *be, int64_t match_id, int period, double t_from, double t_to, fa_frame_cb cb,
                   void *ud);
+
+    /* Aggregates; a is already checked (store.c). FA_ENOTFOUND when the
+     * match (replace) or the document (doc) is absent. */
+    int (*aggregates_replace)(void *be, int64_t match_id, const fa_aggregates *a);
+    int (*metrics)(void *be, int64_t match_id, const char *player_id, fa_metric_cb cb, void *ud);
+    int (*grids)(void *be, int64_t match_id, const char *player_id, fa_grid_cb cb, void *ud);
+    int (*doc)(void *be, int64_t match_id, const char *name, fa_buf *out);
+    /* provider NULL = a player of that provider id in any provider. */
+    int (*metric_sum)(void *be, const char *provider, const char *player_id, const char *name, double *sum,
+                      int64_t *matches);
 } fa_store_backend;
 
 /* The embedded SQLite backend (sqlite.c). */
