@@ -24,6 +24,7 @@ fa=build/footanalytics
   "$data/tracking/skillcorner/skillcorner_2068_match_data.json" \
   "$data/tracking/skillcorner/skillcorner_4039_match_data.json" \
   "$data/tracking/skillcorner/kloppy_skillcorner_match_data.json" \
-  "$data/tracking/skillcorner/kloppy_skillcorner_meta_data.json"
+  "$data/tracking/skillcorner/kloppy_skillcorner_meta_data.json" \
+  "$data/tracking/lastrow/LIV_2-1_CHE.csv"
 echo
 "$fa" matches --db "$db"

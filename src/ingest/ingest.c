@@ -33,6 +33,7 @@ static const char *const kind_names[FA_FILE_KIND_COUNT] = {
     "skillcorner-match",
     "skillcorner-tracking",
     "wyscout-events",
+    "lastrow-tracking",
 };
 
 const char *fa_file_kind_name(fa_file_kind k) {
@@ -52,6 +53,7 @@ fa_provider fa_file_kind_provider(fa_file_kind k) {
     case FA_FILE_SKILLCORNER_MATCH:
     case FA_FILE_SKILLCORNER_TRACKING: return FA_PROVIDER_SKILLCORNER;
     case FA_FILE_WYSCOUT_EVENTS: return FA_PROVIDER_WYSCOUT;
+    case FA_FILE_LASTROW_TRACKING: return FA_PROVIDER_LASTROW;
     default: return FA_PROVIDER_UNKNOWN;
     }
 }
@@ -130,10 +132,12 @@ fa_file_kind fa_ingest_sniff(const char *path) {
         kind = FA_FILE_METRICA_TRACKING_AWAY;
     else if (looks_like_epts_frame(line))
         kind = FA_FILE_EPTS_TRACKING;
+    else if (strncmp(line, "player,frame,x,y", 16) == 0)
+        kind = FA_FILE_LASTROW_TRACKING;
     if (kind == FA_FILE_UNKNOWN)
         fa_err_set(FA_EINVAL,
-                   "%s: unknown provider: not StatsBomb, Metrica, EPTS, SkillCorner or Wyscout data "
-                   "(use --provider to say which, see footanalytics import --help)",
+                   "%s: unknown provider: not StatsBomb, Metrica, EPTS, SkillCorner, Wyscout or Last-Row "
+                   "data (use --provider to say which, see footanalytics import --help)",
                    path);
     free(buf);
     return kind;
@@ -262,7 +266,8 @@ static int plan_primary(fa_ingest_plan *plan, planned *f, size_t n, size_t i) {
         return rc ? rc : add_job(plan, f[i].kind, f[i].path, comp);
     case FA_FILE_METRICA_EVENTS_CSV:
     case FA_FILE_METRICA_EVENTS_JSON:
-    case FA_FILE_WYSCOUT_EVENTS: return add_job(plan, f[i].kind, f[i].path, NULL);
+    case FA_FILE_WYSCOUT_EVENTS:
+    case FA_FILE_LASTROW_TRACKING: return add_job(plan, f[i].kind, f[i].path, NULL);
     default: return 0; /* companions are planned with their primary */
     }
 }
@@ -323,6 +328,7 @@ int fa_ingest_run(const fa_ingest_job *job, const fa_sink *sink) {
     case FA_FILE_EPTS_METADATA: return fa_epts_import(a, b, sink);
     case FA_FILE_SKILLCORNER_MATCH: return fa_skillcorner_import(a, b, sink);
     case FA_FILE_WYSCOUT_EVENTS: return fa_wyscout_import(a, sink);
+    case FA_FILE_LASTROW_TRACKING: return fa_lastrow_import(a, sink);
     default: return fa_err_set(FA_EINVAL, "%s: %s files cannot be imported on their own", a, fa_file_kind_name(job->kind));
     }
 }

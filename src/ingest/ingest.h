@@ -2,7 +2,7 @@
  * ingest.h - the face of src/ingest: provider files in, the domain model out.
  *
  * Each provider format has one parser file (statsbomb.c, metrica.c, epts.c,
- * skillcorner.c, wyscout.c). A parser streams: it reads one record at a
+ * skillcorner.c, wyscout.c, lastrow.c). A parser streams: it reads one record at a
  * time, converts it to the model convention (model.h) and hands it to a
  * fa_sink, so memory stays constant however long the file is.
  *
@@ -35,6 +35,7 @@ typedef enum fa_file_kind {
     FA_FILE_SKILLCORNER_MATCH,     /* {"home_team", "pitch_length", ...} */
     FA_FILE_SKILLCORNER_TRACKING,  /* JSON Lines {"frame", "player_data", ...} */
     FA_FILE_WYSCOUT_EVENTS,        /* {"events": [ {"eventSec", ...} ]} or [ ... ] */
+    FA_FILE_LASTROW_TRACKING,      /* player,frame,x,y,z,dx,dy,... one row per object per frame */
     FA_FILE_KIND_COUNT
 } fa_file_kind;
 
@@ -84,5 +85,6 @@ int fa_epts_import(const char *metadata_path, const char *tracking_path, const f
 int fa_skillcorner_import(const char *match_path, const char *tracking_path /* NULL ok */,
                           const fa_sink *sink);
 int fa_wyscout_import(const char *events_path, const fa_sink *sink);
+int fa_lastrow_import(const char *path, const fa_sink *sink);
 
 #endif

@@ -9,7 +9,7 @@
 #include "model.h"
 
 static const char *const provider_names[FA_PROVIDER_COUNT] = {
-    "unknown", "statsbomb", "metrica", "skillcorner", "wyscout", "video"};
+    "unknown", "statsbomb", "metrica", "skillcorner", "wyscout", "video", "lastrow"};
 
 const char *fa_provider_name(fa_provider p) {
     return (p >= 0 && p < FA_PROVIDER_COUNT) ? provider_names[p] : "unknown";

@@ -33,6 +33,7 @@ typedef enum fa_provider {
     FA_PROVIDER_SKILLCORNER,
     FA_PROVIDER_WYSCOUT,
     FA_PROVIDER_VIDEO, /* tracking produced by our own vision pipeline */
+    FA_PROVIDER_LASTROW, /* Friends-of-Tracking Last-Row hand-made tracking */
     FA_PROVIDER_COUNT
 } fa_provider;
 
