@@ -33,6 +33,10 @@ const char *fa_cli_db_path(const char *flag);
 int fa_cli_fail(const char *cmd);
 /* Prints a usage error and the hint to run --help; returns FA_EXIT_USAGE. */
 int fa_cli_usage(const char *cmd, const char *fmt, ...) FA_PRINTF(2, 3);
+/* The analytics configuration: defaults, then file (NULL: $FA_CONFIG, if
+ * set), then each "KEY=VALUE" of sets. Errors carry their message and code. */
+struct fa_analytics_config;
+int fa_cli_config_build(struct fa_analytics_config *c, const char *file, char *const *sets, int nsets);
 /* Formats seconds as "MM:SS.s" into buf[16]. */
 const char *fa_cli_clock(double t, char *buf);
 

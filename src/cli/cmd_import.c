@@ -26,7 +26,6 @@
 #include "ingest/ingest.h"
 #include "store/store.h"
 
-#define CONFIG_MAX_BYTES (256u << 10)
 #define MAX_SETS 64
 
 /* What the options asked for. */
@@ -217,62 +216,6 @@ static int import_job(fa_store *store, const fa_ingest_job *job, const import_op
     return print_summary(store, &st, o, &an, fa_clock_now() - t0);
 }
 
-/* Puts the file's name on a configuration error: "config:LINE: ..." (the
- * parser's words for text it was given) becomes "FILE:LINE: ...". */
-static void name_config_error(int rc, const char *path) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", fa_err_msg());
-    int numbered = strncmp(msg, "config:", 7) == 0;
-    fa_err_set(rc, "%s%s%s", fa_path_base(path), numbered ? ":" : ": ", numbered ? msg + 7 : msg);
-}
-
-/* Applies a configuration file (KEY=VALUE lines); errors name the file. */
-static int apply_config_file(fa_analytics_config *c, const char *path) {
-    size_t got;
-    char *text = fa_malloc(CONFIG_MAX_BYTES + 1);
-    if (!text) return FA_ENOMEM;
-    int rc = fa_file_sniff(path, text, CONFIG_MAX_BYTES + 1, &got);
-    if (!rc && got > CONFIG_MAX_BYTES)
-        rc = fa_err_set(FA_ELIMIT, "%s: configuration file larger than %u bytes", path, CONFIG_MAX_BYTES);
-    if (!rc) {
-        text[got] = '\0';
-        if (strlen(text) != got)
-            rc = fa_err_set(FA_EINVAL, "%s: configuration file contains a NUL byte", path);
-    }
-    if (!rc && (rc = fa_analytics_config_parse(c, text))) name_config_error(rc, path);
-    free(text);
-    return rc;
-}
-
-/* Applies one --set KEY=VALUE; a malformed or refused one is a usage error. */
-static int apply_set(fa_analytics_config *c, const char *arg) {
-    const char *eq = strchr(arg, '=');
-    char key[64];
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
-        return fa_err_set(FA_EUSAGE, "--set '%s': expected KEY=VALUE, e.g. --set sprint_kmh=24", arg);
-    memcpy(key, arg, (size_t)(eq - arg));
-    key[eq - arg] = '\0';
-    if (!fa_analytics_config_set(c, key, eq + 1)) return 0;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", fa_err_msg()); /* fa_err_set must not read its own buffer */
-    return fa_err_set(FA_EUSAGE, "--set: %s", msg);
-}
-
-/* The configuration: defaults, the file (--config or $FA_CONFIG), the --sets. */
-static int build_config(import_opts *o, const char *file, char *const *sets, int nsets) {
-    fa_analytics_config_default(&o->config);
-    if (!file || !*file) file = getenv("FA_CONFIG");
-    if (file && *file) {
-        int rc = apply_config_file(&o->config, file);
-        if (rc) return rc;
-    }
-    for (int i = 0; i < nsets; i++) {
-        int rc = apply_set(&o->config, sets[i]);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
 static int run_jobs(const fa_ingest_plan *plan, const char *db, const import_opts *o) {
     fa_store *store = fa_store_open(fa_cli_db_path(db), 1, 1);
     if (!store) return fa_cli_fail("import");
@@ -331,7 +274,7 @@ int fa_cmd_import(int argc, char **argv) {
         }
     }
     if (optind >= argc) return fa_cli_usage("import", "no input files");
-    if (build_config(&o, config, sets, nsets)) return fa_cli_fail("import");
+    if (fa_cli_config_build(&o.config, config, sets, nsets)) return fa_cli_fail("import");
     fa_ingest_plan plan;
     if (fa_ingest_plan_make((const char *const *)argv + optind, (size_t)(argc - optind), provider, &plan))
         return fa_cli_fail("import");

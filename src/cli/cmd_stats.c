@@ -9,18 +9,27 @@
  * and sensible decimals, unknown ones under their own name; the one derived
  * figure is pass completion (completed / attempted). A match stored without
  * analysis shows its roster and says so rather than inventing numbers.
+ *
+ * --recompute is analytics on demand: the stored match (roster, events,
+ * tracking chunks) is replayed through a collector exactly as a parser would
+ * stream it, analysed with the given configuration, and its aggregates are
+ * replaced in one transaction before they are shown.
  */
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "cli.h"
 #include "report_svg.h"
 #include "store/store.h"
 
+#define MAX_SETS 64
+
 static void help(FILE *out) {
     fprintf(out, "usage: footanalytics stats MATCH [--db PATH] [--player ID] [--json]\n"
+                 "                         [--recompute [--config FILE] [--set KEY=VALUE]...]\n"
                  "\n"
                  "Shows the metrics stored for a match when it was imported: a team table (score,\n"
                  "possession, passes, shots, goals, xG, xT, distance, sprints ... whatever was\n"
@@ -34,6 +43,11 @@ static void help(FILE *out) {
                  "  --player ID      only this player (the provider's player id): every metric\n"
                  "  --json           print one JSON object: match, teams, ball (tracking), players\n"
                  "                   with all their metrics, and the definitions document\n"
+                 "  --recompute      compute the match's analytics again from the stored data (with\n"
+                 "                   the configuration below) and store them before showing them\n"
+                 "  --config FILE    with --recompute: analytics configuration (KEY=VALUE lines;\n"
+                 "                   default $FA_CONFIG); keys as in 'footanalytics import --help'\n"
+                 "  --set KEY=VALUE  with --recompute: one setting, e.g. --set sprint_kmh=24\n"
                  "  -h, --help       show this help\n"
                  "\n"
                  "exit status: 0 ok, 1 usage error, 2 unknown match or player, 3 runtime failure\n");
@@ -337,19 +351,55 @@ static int show(fa_store *s, const fa_rep_match *m, const char *player, int json
     return 0;
 }
 
+/* ------------------------------------------------------------ recompute */
+
+/* Replays the stored match into a collector, analyses it with config and
+ * replaces its aggregates. */
+static int recompute(fa_store *s, const char *ref, const fa_analytics_config *config) {
+    fa_match_row row;
+    int rc = fa_store_match_find(s, ref, &row);
+    if (rc) return rc;
+    fa_collector col;
+    fa_collector_init(&col, NULL);
+    const fa_sink *k = &col.sink;
+    rc = k->begin(k->ud, &row.m);
+    if (!rc) rc = fa_store_players(s, row.id, k->player, k->ud);
+    fa_event_filter f;
+    fa_event_filter_init(&f, row.id);
+    if (!rc) rc = fa_store_events(s, &f, k->event, k->ud);
+    if (!rc) rc = fa_store_frames(s, row.id, 0, NAN, NAN, k->frame, k->ud);
+    if (!rc) rc = k->end(k->ud, &row.m);
+    fa_aggregates agg = {0};
+    if (!rc) rc = fa_analyze_match(&col, config, &agg);
+    if (!rc) rc = fa_store_aggregates_replace(s, row.id, &agg);
+    fa_aggregates_free(&agg);
+    fa_collector_free(&col);
+    return rc;
+}
+
 int fa_cmd_stats(int argc, char **argv) {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"player", required_argument, 0, 'p'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"recompute", no_argument, 0, 'r'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *db = NULL, *player = NULL;
-    int json = 0, c;
+    const char *db = NULL, *player = NULL, *config_file = NULL;
+    char *sets[MAX_SETS];
+    int json = 0, again = 0, nsets = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'p': player = optarg; break;
         case 'j': json = 1; break;
+        case 'r': again = 1; break;
+        case 'c': config_file = optarg; break;
+        case 's':
+            if (nsets == MAX_SETS) return fa_cli_usage("stats", "more than %d --set options", MAX_SETS);
+            sets[nsets++] = optarg;
+            break;
         case 'h': help(stdout); return 0;
         default: return fa_cli_usage("stats", "bad option");
         }
@@ -357,10 +407,19 @@ int fa_cmd_stats(int argc, char **argv) {
     if (optind >= argc) return fa_cli_usage("stats", "missing MATCH (a store id or provider:id)");
     if (optind + 1 < argc) return fa_cli_usage("stats", "unexpected argument '%s'", argv[optind + 1]);
     if (player && !*player) return fa_cli_usage("stats", "--player: expected a player id");
-    fa_store *store = fa_store_open(fa_cli_db_path(db), 0, 0);
+    if (!again && (config_file || nsets)) return fa_cli_usage("stats", "--config and --set need --recompute");
+    fa_analytics_config config;
+    if (again && fa_cli_config_build(&config, config_file, sets, nsets)) return fa_cli_fail("stats");
+    fa_store *store = fa_store_open(fa_cli_db_path(db), 0, 1);
     if (!store) return fa_cli_fail("stats");
+    int rc = again ? recompute(store, argv[optind], &config) : 0;
+    if (rc) {
+        int status = fa_cli_fail("stats");
+        fa_store_close(store);
+        return status;
+    }
     fa_rep_match m;
-    int rc = fa_rep_load(store, argv[optind], &m);
+    rc = fa_rep_load(store, argv[optind], &m);
     if (!rc) rc = show(store, &m, player, json);
     int status = rc ? fa_cli_fail("stats") : 0;
     fa_rep_free(&m);

@@ -267,6 +267,40 @@ static void test_tracking_epts(void **state) {
     free(out);
 }
 
+/* Home sprints of the Last-Row clip, and the sprint threshold its definitions state. */
+static void lastrow_sprints(fixture *f, const char *extra, double *sprints, double *threshold) {
+    char args[8192];
+    snprintf(args, sizeof args, "stats lastrow:LIV_2-1_CHE --json --db '%s' %s", f->db, extra);
+    char *out = run_ok(args);
+    fa_arena *a = fa_arena_new(1 << 16);
+    const fa_json_value *v = parse_json(out, a);
+    *sprints = num_at(get_path(v, "teams", "home", "metrics"), "sprints", NULL, NULL);
+    const fa_json_value *defs = fa_json_get(v, "definitions");
+    assert_non_null(defs);
+    *threshold = num_at(defs, "config", "sprint_kmh", NULL);
+    fa_arena_free(a);
+    free(out);
+}
+
+static void test_recompute(void **state) {
+    fixture *f = need(state);
+    double before, slow, after, t;
+    lastrow_sprints(f, "", &before, &t);
+    assert_float_equal(t, 25.2, 1e-9);
+    lastrow_sprints(f, "--recompute --set sprint_kmh=20", &slow, &t);
+    assert_float_equal(t, 20, 1e-9);
+    assert_true(slow > before); /* a lower threshold finds more sprints, from the stored tracking */
+    lastrow_sprints(f, "", &after, &t); /* the recomputed figures were stored */
+    assert_float_equal(after, slow, 0);
+    lastrow_sprints(f, "--recompute", &after, &t); /* defaults again: the import's figures */
+    assert_float_equal(after, before, 0);
+    char args[8192];
+    snprintf(args, sizeof args, "stats 1 --set sprint_kmh=20 --db '%s'", f->db);
+    expect_exit(args, 1, "need --recompute");
+    snprintf(args, sizeof args, "stats 1 --recompute --set sprnt_kmh=20 --db '%s'", f->db);
+    expect_exit(args, 1, "sprnt_kmh");
+}
+
 static void test_usage(void **state) {
     fixture *f = need(state);
     char args[8192];
@@ -295,6 +329,7 @@ int main(void) {
         cmocka_unit_test(test_text_tables),   cmocka_unit_test(test_json),
         cmocka_unit_test(test_one_player),    cmocka_unit_test(test_tracking_lastrow),
         cmocka_unit_test(test_tracking_epts), cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_recompute),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
