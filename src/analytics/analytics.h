@@ -69,6 +69,7 @@ typedef struct fa_analytics_config {
     double hsr_kmh, hsr_min_s;       /* 19.8 km/h held >= 1 s */
     double accel_ms2, accel_min_s;   /* |a| > 3 m/s^2 held >= 0.5 s */
     double peak_hold_s;              /* peak speed = max held >= 0.5 s */
+    double per90_min_minutes;        /* per-90 figures only for at least this many minutes played (15) */
     /* heatmaps */
     int heat_nx, heat_ny;            /* 21 x 14 */
     double heat_sigma_cells;         /* Gaussian smoothing, 0 = none */

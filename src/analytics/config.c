@@ -85,6 +85,7 @@ void fa_analytics_config_default(fa_analytics_config *c) {
     c->accel_ms2 = 3.0;
     c->accel_min_s = 0.5;
     c->peak_hold_s = 0.5;
+    c->per90_min_minutes = 15; /* below it a per-90 rate extrapolates noise (a 5-minute cameo x18) */
     c->heat_nx = 21;
     c->heat_ny = 14;
     c->heat_sigma_cells = 1.0;
@@ -130,6 +131,7 @@ static const opt opts[] = {
     OPT_D("accel_ms2", accel_ms2, 0, 100, 1),
     OPT_D("accel_min_s", accel_min_s, 0, 600, 0),
     OPT_D("peak_hold_s", peak_hold_s, 0, 600, 0),
+    OPT_D("per90_min_minutes", per90_min_minutes, 0, 100000, 0),
     OPT_I("heat_nx", heat_nx, 1, 1000),
     OPT_I("heat_ny", heat_ny, 1, 1000),
     OPT_D("heat_sigma_cells", heat_sigma_cells, 0, 100, 0),

@@ -296,12 +296,25 @@ static double presence_minutes(const object_kin *o, double rate) {
     return s / 60.0;
 }
 
-static int put_bands(mctx *m, fa_side s, const char *id, const fa_physical *p) {
+/* A count or distance, and its per-90 rate ("distance_m" -> "distance_per90_m",
+ * "sprints" -> "sprints_per90") when the minutes are enough for a rate to
+ * mean something (per90_min_minutes); otherwise the rate is absent. */
+static int put_counted(mctx *m, fa_side s, const char *id, const char *name, double value, double minutes) {
+    int rc = put(m, s, id, name, value);
+    if (rc || !(minutes > 0) || minutes < m->c->per90_min_minutes) return rc;
+    char rate[64];
+    size_t n = strlen(name);
+    if (n > 2 && strcmp(name + n - 2, "_m") == 0) snprintf(rate, sizeof rate, "%.*s_per90_m", (int)(n - 2), name);
+    else snprintf(rate, sizeof rate, "%s_per90", name);
+    return put(m, s, id, rate, fa_per90(value, minutes));
+}
+
+static int put_bands(mctx *m, fa_side s, const char *id, const fa_physical *p, double minutes) {
     char name[64];
     int rc = 0;
     for (int i = 0; i < m->c->nbands && i < FA_MAX_BANDS && !rc; i++) {
         snprintf(name, sizeof name, "band_%s_m", m->c->bands[i].name);
-        rc = put(m, s, id, name, p->band_distance[i]);
+        rc = put_counted(m, s, id, name, p->band_distance[i], minutes);
     }
     for (int i = 0; i < m->c->nrel_bands && i < FA_MAX_BANDS && !rc; i++) {
         snprintf(name, sizeof name, "relband_%s_m", m->c->rel_bands[i].name);
@@ -311,16 +324,14 @@ static int put_bands(mctx *m, fa_side s, const char *id, const fa_physical *p) {
 }
 
 static int put_physical(mctx *m, fa_side s, const char *id, const fa_physical *p, double minutes) {
-    int rc = put(m, s, id, "distance_m", p->distance);
-    if (!rc && minutes > 0) rc = put(m, s, id, "distance_per90_m", fa_per90(p->distance, minutes));
-    if (!rc) rc = put_bands(m, s, id, p);
-    if (!rc) rc = put(m, s, id, "sprints", p->sprints);
-    if (!rc && minutes > 0) rc = put(m, s, id, "sprints_per90", fa_per90(p->sprints, minutes));
-    if (!rc) rc = put(m, s, id, "sprint_distance_m", p->sprint_distance);
-    if (!rc) rc = put(m, s, id, "hsr_runs", p->hsr_runs);
-    if (!rc) rc = put(m, s, id, "hsr_distance_m", p->hsr_distance);
-    if (!rc) rc = put(m, s, id, "accelerations", p->accelerations);
-    if (!rc) rc = put(m, s, id, "decelerations", p->decelerations);
+    int rc = put_counted(m, s, id, "distance_m", p->distance, minutes);
+    if (!rc) rc = put_bands(m, s, id, p, minutes);
+    if (!rc) rc = put_counted(m, s, id, "sprints", p->sprints, minutes);
+    if (!rc) rc = put_counted(m, s, id, "sprint_distance_m", p->sprint_distance, minutes);
+    if (!rc) rc = put_counted(m, s, id, "hsr_runs", p->hsr_runs, minutes);
+    if (!rc) rc = put_counted(m, s, id, "hsr_distance_m", p->hsr_distance, minutes);
+    if (!rc) rc = put_counted(m, s, id, "accelerations", p->accelerations, minutes);
+    if (!rc) rc = put_counted(m, s, id, "decelerations", p->decelerations, minutes);
     if (!rc) rc = put(m, s, id, "peak_speed_ms", p->peak_speed);
     if (!rc) rc = put(m, s, id, "p99_speed_ms", p->p99_speed);
     if (!rc) rc = put(m, s, id, "outliers", (double)p->outliers);
@@ -446,7 +457,7 @@ static int emit_team_physical(mctx *m) {
         if (!m->team_tracked[s]) continue;
         const fa_physical *p = &m->team_phys[s];
         rc = put(m, (fa_side)s, "", "distance_m", p->distance);
-        if (!rc) rc = put_bands(m, (fa_side)s, "", p);
+        if (!rc) rc = put_bands(m, (fa_side)s, "", p, NAN); /* team totals: no per-90 rates */
         if (!rc) rc = put(m, (fa_side)s, "", "sprints", p->sprints);
         if (!rc) rc = put(m, (fa_side)s, "", "sprint_distance_m", p->sprint_distance);
         if (!rc) rc = put(m, (fa_side)s, "", "hsr_runs", p->hsr_runs);
@@ -491,7 +502,7 @@ static int emit_tracking(mctx *m) {
 static const char *const conventions[][2] = {
     {"minutes", "the provider's minutes played when known, else first to last tracking sample per period "
                 "plus one frame"},
-    {"per90", "value * 90 / minutes; absent when minutes are 0"},
+    {"per90", "value * 90 / minutes, for every count and distance; absent below per90_min_minutes"},
     {"heatmap", "seconds per cell, cell (i, j) = cells[j * nx + i] from x = -length/2, y = -width/2, "
                 "oriented so the side attacks +x; a team's is the sum of its players'"},
     {"speed_profile", "mean smoothed speed (m/s) per step_s bucket of each period; null: no sample"},

@@ -222,7 +222,7 @@ static void test_json(void **state) {
             numbers++;
         }
     }
-    assert_int_equal(numbers, 34); /* every numeric option, 10 of them pitch control's */
+    assert_int_equal(numbers, 35); /* every numeric option, 10 of them pitch control's */
     assert_int_equal(fa_analytics_config_set(&d, "smoothing", fa_json_get(root, "smoothing")->u.str.ptr), 0);
     const char *keys[2] = {"bands", "rel_bands"};
     for (int k = 0; k < 2; k++) {

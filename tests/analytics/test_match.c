@@ -247,6 +247,7 @@ static void test_epts_physical_and_heatmaps(void **state) {
     run r;
     fa_analytics_config cfg;
     fa_analytics_config_default(&cfg);
+    cfg.per90_min_minutes = 0; /* 4-second clips: per-90 rates asked for explicitly */
     load_epts(&r);
     analyze(&r, &cfg);
     const fa_aggregates *a = &r.a;
@@ -294,6 +295,29 @@ static void test_epts_physical_and_heatmaps(void **state) {
     /* no events: no tactical metric, no pass network, no events possession */
     assert_int_equal(count_named(a, "passes"), 0);
     assert_null(doc(a, "pass_network_home"));
+    run_free(&r);
+}
+
+/* By default a per-90 rate needs 15 minutes played: none for 4-second clips,
+ * and with the threshold off every count and distance has one. */
+static void test_per90_threshold(void **state) {
+    (void)state;
+    run r;
+    fa_analytics_config cfg;
+    fa_analytics_config_default(&cfg);
+    load_epts(&r);
+    analyze(&r, &cfg);
+    for (size_t i = 0; i < r.a.nmetrics; i++)
+        if (strstr(r.a.metrics[i].name, "per90")) fail_msg("%s present for 4 s played", r.a.metrics[i].name);
+    run_free(&r);
+    cfg.per90_min_minutes = 0;
+    load_epts(&r);
+    analyze(&r, &cfg);
+    const char *rates[] = {"distance_per90_m",       "band_walking_per90_m", "sprints_per90",
+                           "sprint_distance_per90_m", "hsr_runs_per90",       "hsr_distance_per90_m",
+                           "accelerations_per90",     "decelerations_per90"};
+    for (size_t k = 0; k < sizeof rates / sizeof *rates; k++)
+        if (!metric(&r.a, FA_SIDE_HOME, "Track_1", rates[k])) fail_msg("%s missing", rates[k]);
     run_free(&r);
 }
 
@@ -384,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_statsbomb_documents),
         cmocka_unit_test(test_absent_not_zero),
         cmocka_unit_test(test_epts_physical_and_heatmaps),
+        cmocka_unit_test(test_per90_threshold),
         cmocka_unit_test(test_epts_documents),
         cmocka_unit_test(test_configuration_reaches_outputs),
         cmocka_unit_test(test_bad_arguments),
