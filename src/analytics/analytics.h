@@ -331,7 +331,9 @@ void fa_collector_free(fa_collector *c);
 /* Every metric of one match into out: per player physical figures (when
  * there is tracking) and tactical figures, team figures, possession (events
  * and/or tracking, each stated), heatmaps, pass networks, the possession
- * timeline, speed profiles, and a "definitions" doc with the configuration. */
+ * timeline, speed profiles, a "definitions" doc with the configuration, and
+ * with tracking a "data_quality" doc (frames, samples dropped as unusable,
+ * roster players who never appear in the tracking). */
 int fa_analyze_match(const fa_collector *col, const fa_analytics_config *c, fa_aggregates *out);
 
 #endif

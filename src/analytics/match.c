@@ -543,6 +543,36 @@ static int definitions_doc(mctx *m) {
  * FA_E* code with the message set; on error out may hold part of the
  * aggregates, so the caller frees it either way. A collector whose
  * tracking failed (tracking_error) is refused. */
+/* 1 when the tracking holds at least one sample of player id. */
+static int has_frames(const fa_tracking *tr, const char *id) {
+    for (size_t i = 0; i < tr->ntracks; i++)
+        if (strcmp(tr->tracks[i].id, id) == 0 && tr->tracks[i].n > 0) return 1;
+    return 0;
+}
+
+/* The "data_quality" document: what the tracking lacked or what was dropped
+ * from it, so that no figure is silently computed on less than it seems. */
+static int data_quality_doc(mctx *m) {
+    const fa_collector *col = m->col;
+    if (!col->has_tracking) return 0;
+    fa_buf b = {0};
+    fa_buf_printf(&b, "{\"frames\":%zu,\"frame_rate\":", col->tracking.nframes);
+    fa_json_write_num(&b, m->rate);
+    fa_buf_printf(&b, ",\"rejected_samples\":%zu,\"rejected_rule\":", col->tracking.rejected);
+    fa_json_write_str(&b, "non-finite coordinates or beyond 1.5 x the pitch half-extents: dropped, not used");
+    fa_buf_puts(&b, ",\"players_without_frames\":[");
+    size_t n = 0;
+    for (size_t i = 0; i < col->nplayers; i++) {
+        if (has_frames(&col->tracking, col->players[i].id)) continue;
+        if (n++) fa_buf_putc(&b, ',');
+        fa_json_write_str(&b, col->players[i].id);
+    }
+    int rc = fa_buf_puts(&b, "]}");
+    if (!rc) rc = fa_aggregates_doc(m->out, "data_quality", b.data);
+    fa_buf_free(&b);
+    return rc;
+}
+
 int fa_analyze_match(const fa_collector *col, const fa_analytics_config *c, fa_aggregates *out) {
     if (!col || !c || !out) return fa_err_set(FA_EINVAL, "analytics: analyze match: NULL argument");
     if (col->tracking_error)
@@ -564,6 +594,7 @@ int fa_analyze_match(const fa_collector *col, const fa_analytics_config *c, fa_a
     if (!rc) rc = emit_tracking(&m);
     if (!rc) rc = emit_pass_networks(&m);
     if (!rc) rc = definitions_doc(&m);
+    if (!rc) rc = data_quality_doc(&m);
     if (rc) fa_err_prefix("analytics");
     fa_buf_free(&m.profile);
     free(m.team_heat[0]);

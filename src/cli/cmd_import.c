@@ -160,6 +160,9 @@ static int analyse(const fa_collector *col, const import_opts *o, fa_store_impor
     int rc = fa_analyze_match(col, &o->config, &agg);
     if (rc) fa_err_prefix("%s", col->match.source[0] ? col->match.source : col->match.id);
     if (!rc) rc = fa_store_import_aggregates(imp, &agg);
+    if (!rc && col->has_tracking && col->tracking.rejected)
+        fa_log(FA_LOG_WARN, "tracking samples dropped (non-finite or far off the pitch)",
+               "match=%s rejected=%zu frames=%zu", col->match.id, col->tracking.rejected, col->tracking.nframes);
     an->ran = !rc;
     an->metrics = agg.nmetrics;
     an->grids = agg.ngrids;

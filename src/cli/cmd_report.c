@@ -617,6 +617,34 @@ static void heat_players(page *pg, const heat_ctx *c, int side) {
     put(pg, "</div>\n");
 }
 
+/* Says which roster players the tracking never shows and how many samples
+ * were dropped as unusable (the "data_quality" document), so a missing map
+ * or a short distance is never a silent surprise. */
+static int data_quality_note(page *pg) {
+    const fa_json_value *q;
+    const char *why;
+    int rc = load_doc(pg, "data_quality", &q, &why);
+    if (rc <= 0) return rc;
+    const fa_json_value *missing_players = jarr(q, "players_without_frames");
+    double rejected = jnum(q, "rejected_samples");
+    if ((!missing_players || missing_players->u.arr.n == 0) && !(rejected > 0)) return 0;
+    put(pg, "<p class=\"note\">");
+    if (missing_players && missing_players->u.arr.n) {
+        put(pg, "Not in the tracking (no maps, no physical figures): ");
+        for (size_t i = 0; i < missing_players->u.arr.n; i++) {
+            const fa_json_value *id = missing_players->u.arr.items[i];
+            if (id->type != FA_JSON_STRING) continue;
+            if (i) put(pg, ", ");
+            esc(pg, fa_rep_player_name(pg->m, id->u.str.ptr));
+        }
+        put(pg, ". ");
+    }
+    if (rejected > 0) fa_buf_printf(&pg->b, "%.0f tracking samples were dropped as unusable "
+                                            "(non-finite or far off the pitch).", rejected);
+    put(pg, "</p>\n");
+    return 0;
+}
+
 static int section_heatmaps(page *pg) {
     put(pg, "<section id=\"heatmaps\"><h2>Heatmaps</h2>\n");
     heat_ctx c = {pg, NULL, 0, 0};
@@ -640,6 +668,7 @@ static int section_heatmaps(page *pg) {
     } else if (!rc) {
         missing(pg, "heatmaps", NEEDS_TRACKING, "");
     }
+    if (!rc) rc = data_quality_note(pg);
     heat_free(&c);
     put(pg, "</section>\n");
     return rc;

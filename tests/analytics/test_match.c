@@ -321,6 +321,29 @@ static void test_per90_threshold(void **state) {
     run_free(&r);
 }
 
+/* Three of the excerpt's 22 players are NaN throughout: said, not hidden. */
+static void test_epts_data_quality(void **state) {
+    (void)state;
+    run r;
+    fa_analytics_config cfg;
+    fa_analytics_config_default(&cfg);
+    load_epts(&r);
+    analyze(&r, &cfg);
+    fa_arena *arena = fa_arena_new(1 << 14);
+    const fa_json_value *q = parse_doc(&r.a, "data_quality", arena);
+    assert_float_equal(json_num(q, "frames"), 100, 0);
+    const fa_json_value *missing = fa_json_get(q, "players_without_frames");
+    assert_non_null(missing);
+    assert_int_equal(missing->u.arr.n, 3);
+    for (size_t i = 0; i < 3; i++) assert_string_equal(missing->u.arr.items[i]->u.str.ptr, untracked[i]);
+    fa_arena_free(arena);
+    run_free(&r);
+    load_statsbomb(&r); /* events only: no tracking, no data-quality document */
+    analyze(&r, &cfg);
+    assert_null(doc(&r.a, "data_quality"));
+    run_free(&r);
+}
+
 static void test_epts_documents(void **state) {
     (void)state;
     run r;
@@ -409,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_absent_not_zero),
         cmocka_unit_test(test_epts_physical_and_heatmaps),
         cmocka_unit_test(test_per90_threshold),
+        cmocka_unit_test(test_epts_data_quality),
         cmocka_unit_test(test_epts_documents),
         cmocka_unit_test(test_configuration_reaches_outputs),
         cmocka_unit_test(test_bad_arguments),

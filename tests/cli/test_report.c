@@ -191,6 +191,7 @@ static void test_tracking_match(void **state) {
     assert_int_equal(count(html, "<title>Speed profile: "), 19);
     assert_non_null(strstr(html, "<title>Speed profile: Track_1</title>"));
     assert_non_null(strstr(html, "Team A ?\xe2\x80\x93? Team B"));
+    assert_non_null(strstr(html, "Not in the tracking (no maps, no physical figures): Track_9, Track_11, Track_22."));
     free(html);
 }
 
