@@ -7,13 +7,13 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev
   # libraries linked by the core build
-  libsqlite3-dev libzstd-dev libexpat1-dev
+  libsqlite3-dev libzstd-dev libexpat1-dev zlib1g-dev libbrotli-dev
   # tests
   libcmocka-dev sqlite3
   # optional backends, auto-detected by CMake (issues 4 and later use them)
   libpq-dev libhiredis-dev
   # benchmarks
-  hyperfine
+  hyperfine wrk nginx-light
 )
 
 if [ "$(id -u)" -ne 0 ]; then
