@@ -3,6 +3,7 @@
 #   scripts/test.sh              release-with-debug-info build in build/
 #   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
 #   scripts/test.sh --clang      the same suite built with clang in build-clang/
+#   scripts/test.sh --tsan       ThreadSanitizer build (clang) in build-tsan/, for the concurrent code
 # Extra arguments after -- go to ctest (e.g. -- -R ingest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) build=build-asan; cmake_args+=(-DFA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DFA_BENCH=OFF) ;;
     --clang) build=build-clang; cc=clang ;;
+    --tsan) build=build-tsan; cc=clang
+            cmake_args+=(-DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
+                         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFA_BENCH=OFF) ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $1" >&2; exit 1 ;;
   esac
   shift
@@ -29,6 +33,7 @@ fi
 # Leaks are errors; UBSan stops at the first report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 CC=$cc cmake -S . -B "$build" -G Ninja "${cmake_args[@]}" >/dev/null
 ninja -C "$build"

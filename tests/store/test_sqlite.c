@@ -20,17 +20,6 @@
 
 #define N_EVENTS 40
 
-/* Sanitizers slow everything several-fold: timings are printed, not checked. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 #define N_PLAYERS 6
 
 /* ------------------------------------------------------------ fixtures */
@@ -781,11 +770,10 @@ static void test_sink_misuse(void **state) {
     free(dir);
 }
 
-/* ~8000 events (two StatsBomb matches' worth) in one import. CPU time, not
- * wall time, so a busy shared machine does not fail it; ~0.05 s is usual,
- * and the bound catches a regression to per-row commits or re-prepared
- * statements. */
-static void test_import_speed(void **state) {
+/* ~8000 events (two StatsBomb matches' worth) in one import, all stored.
+ * The time is printed for information only: speed is proven by
+ * bench/bench_import.c, never by a timed test. */
+static void test_import_volume(void **state) {
     (void)state;
     char *dir = fa_test_tmpdir(), *path = db_in(dir, "speed.db");
     fa_store *s = open_db(path);
@@ -808,7 +796,9 @@ static void test_import_speed(void **state) {
     double secs = fa_clock_now() - t0, cpu = fa_clock_cpu() - cpu0;
     print_message("8000 events imported in %.4f s (%.4f s CPU)\n", secs, cpu);
     assert_int_equal(st.events, 8000);
-    if (!SANITIZED) assert_true(cpu < 0.15);
+    fa_match_row row;
+    assert_int_equal(fa_store_match_find(s, "statsbomb:speed", &row), 0);
+    assert_int_equal(row.n_events, 8000);
     fa_store_close(s);
     fa_test_rmtree(dir);
     free(path);
@@ -827,7 +817,7 @@ int main(void) {
         cmocka_unit_test(test_match_find),
         cmocka_unit_test(test_bad_targets),
         cmocka_unit_test(test_sink_misuse),
-        cmocka_unit_test(test_import_speed),
+        cmocka_unit_test(test_import_volume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
