@@ -117,4 +117,63 @@ void fa_server_stop(fa_server *s);
 /* Waits for the loops to finish, then frees the server. */
 void fa_server_wait_free(fa_server *s);
 
+/* ---------------------------------------------------- application (app.c, router.c, handlers/)
+ *
+ * The JSON API over the store: /v1/matches and its sub-resources, player
+ * season aggregates, /v1/openapi.json, /healthz, /readyz (and /metrics,
+ * /v1/alerts through hooks). The app is shared by every loop thread and
+ * read-only after fa_api_app_new; each loop gets its own fa_api_thread (its
+ * own store handle, opened in thread_init or, when that failed, on first
+ * use, so the server can start before the database exists: /readyz says
+ * when it answers). */
+
+/* What other modules plug into the application; every member may be NULL.
+ * Hooks are called from every loop thread at once: they must be
+ * thread-safe. Order of a GET's response: route -> cache_get (hit) or handler -> ETag of
+ * the identity body -> cache_put -> coding_pick -> If-None-Match (304) ->
+ * encode. */
+typedef struct fa_api_hooks {
+    void *ud;
+    /* L1 cache (src/cache). key = path, plus '?' and the raw query when there
+     * is one. On a hit, fills resp with a representation cache_put was given
+     * (status 200, content_type, body or body_ref, its headers: ETag,
+     * Cache-Control, Vary, Surrogate-Key) and returns 1; else returns 0. */
+    int (*cache_get)(void *ud, const char *key, fa_http_response *resp);
+    /* Offers a fresh 200 identity response for keeping ttl_s seconds (its
+     * s-maxage), tagged with space-separated surrogate keys for purging. */
+    void (*cache_put)(void *ud, const char *key, const fa_http_response *resp, int ttl_s, const char *tags);
+    /* Content coding for this request ("br", "gzip"), NULL for identity.
+     * The app appends it to the ETag ("\"<hash>-br\""), so each
+     * representation has its own strong tag, before answering If-None-Match. */
+    const char *(*coding_pick)(void *ud, const fa_http_request *req, const fa_http_response *resp);
+    /* Replaces resp's body with its coded form and adds Content-Encoding;
+     * 0 or a negative FA_E* (the identity body is then sent, with its tag). */
+    int (*encode)(void *ud, const char *coding, fa_http_response *resp);
+    /* GET /metrics and GET /v1/alerts (src/obs); NULL answers 503. */
+    void (*metrics)(void *ud, const fa_http_request *req, fa_http_response *resp);
+    void (*alerts)(void *ud, const fa_http_request *req, fa_http_response *resp);
+} fa_api_hooks;
+
+typedef struct fa_api_app_config {
+    /* A match whose import is at least this old counts as settled and is
+     * cached long (see http_cache.c for the whole policy); 3600 s. */
+    double settle_s;
+    fa_api_hooks hooks;
+} fa_api_app_config;
+
+void fa_api_app_config_default(fa_api_app_config *c);
+/* Creates the application over the database at db_path (a path or
+ * "sqlite:PATH", opened by each loop thread with fa_store_open(db, 0, 0)).
+ * c NULL = defaults. NULL with a message on error (no memory, no path). */
+fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c);
+/* Frees the app; every thread state must have been freed before. */
+void fa_api_app_free(fa_api_app *app);
+/* The callbacks to give fa_server_start (ud = app). */
+fa_api_callbacks fa_api_app_callbacks(fa_api_app *app);
+/* The surrogate keys every representation of a stored match carries
+ * ("match-42 team-statsbomb-217 team-statsbomb-206 competition-la-liga"),
+ * for a purge after a re-import; truncated at a key boundary to fit out[size]. */
+struct fa_match; /* model.h */
+void fa_api_match_tags(int64_t store_id, const struct fa_match *m, char *out, size_t size);
+
 #endif

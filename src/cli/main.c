@@ -13,11 +13,13 @@
 #include "cli.h"
 
 static const fa_command commands[] = {
-    {"import", "import provider match data (StatsBomb, Metrica, EPTS, SkillCorner, Wyscout)", fa_cmd_import},
+    {"import", "import and analyse provider match data (StatsBomb, Metrica, EPTS, SkillCorner, Wyscout, Last-Row)",
+     fa_cmd_import},
     {"matches", "list the stored matches", fa_cmd_matches},
     {"events", "list a stored match's events", fa_cmd_events},
     {"stats", "a stored match's team and player metrics", fa_cmd_stats},
     {"report", "write a stored match's self-contained HTML report", fa_cmd_report},
+    {"serve", "serve the stored matches as an HTTP JSON API", fa_cmd_serve},
     {"db", "database maintenance: migrate, explain", fa_cmd_db},
 };
 

@@ -1,0 +1,136 @@
+/*
+ * app.c - the application the HTTP server runs: per-thread state and the
+ * life of one request (route -> validate -> L1 or handler -> caching).
+ *
+ * Threads. The server runs one event loop per core and calls the
+ * application on the loop's own thread; the store is "used by one thread at
+ * a time" (store.h), so each loop owns a store handle (SQLite in WAL mode:
+ * readers never wait for an import) and a request arena, and the app itself
+ * is read-only after fa_api_app_new: no locks anywhere on the request path.
+ * The handle is opened in thread_init, and again on first use when that
+ * failed or a store error closed it, so the server can start before the
+ * database exists and recovers when it appears (/readyz reports it).
+ *
+ * One request. The router picks the route (404/405/OPTIONS end there), the
+ * query is checked against the keys the route takes, the L1 hook may answer
+ * from memory, else the handler writes JSON or a problem; http_cache.c adds
+ * validators and caching headers and answers If-None-Match. HEAD runs as
+ * GET and keeps the body: the server announces its length and does not
+ * send it (server.c), so a HEAD's headers, Content-Length and ETag
+ * included, are exactly GET's (RFC 9110 9.3.2).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_internal.h"
+
+#define ARENA_BLOCK (64u << 10)
+
+void fa_api_app_config_default(fa_api_app_config *c) {
+    memset(c, 0, sizeof *c);
+    c->settle_s = 3600;
+}
+
+fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
+    if (!db_path || !*db_path) {
+        fa_err_set(FA_EUSAGE, "api: no database given (a file path or sqlite:PATH)");
+        return NULL;
+    }
+    fa_api_app *app = fa_calloc(1, sizeof *app);
+    if (!app) return NULL;
+    app->db_path = fa_strdup(db_path);
+    if (!app->db_path) {
+        free(app);
+        return NULL;
+    }
+    if (c)
+        app->cfg = *c;
+    else
+        fa_api_app_config_default(&app->cfg);
+    if (!(app->cfg.settle_s >= 0)) app->cfg.settle_s = 3600;
+    fa_analytics_config_default(&app->analytics);
+    return app;
+}
+
+void fa_api_app_free(fa_api_app *app) {
+    if (!app) return;
+    free(app->db_path);
+    free(app);
+}
+
+static fa_api_thread *thread_init(void *ud, int loop_index) {
+    fa_api_app *app = ud;
+    fa_api_thread *t = fa_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->app = app;
+    t->loop_index = loop_index;
+    t->arena = fa_arena_new(ARENA_BLOCK);
+    if (!t->arena) {
+        free(t);
+        return NULL;
+    }
+    t->store = fa_store_open(app->db_path, 0, 0);
+    if (!t->store)
+        fa_log(FA_LOG_WARN, "api: store not available yet", "loop=%d error=\"%s\"", loop_index, fa_err_msg());
+    return t;
+}
+
+static void thread_free(fa_api_thread *t) {
+    if (!t) return;
+    fa_store_close(t->store);
+    fa_arena_free(t->arena);
+    free(t);
+}
+
+/* A GET the L1 hook can answer: 1 when resp was filled from it. */
+static int from_l1(fa_api_req *r) {
+    const fa_api_hooks *h = &r->t->app->cfg.hooks;
+    const fa_http_request *q = r->http;
+    if (!h->cache_get) return 0;
+    char *key = fa_arena_alloc(r->t->arena, q->path.n + q->query.n + 2);
+    if (!key) return 0;
+    memcpy(key, q->path.p, q->path.n);
+    size_t k = q->path.n;
+    if (q->query.n) {
+        key[k++] = '?';
+        memcpy(key + k, q->query.p, q->query.n);
+        k += q->query.n;
+    }
+    key[k] = '\0';
+    return h->cache_get(h->ud, key, r->resp) == 1;
+}
+
+static void run_handler(fa_api_req *r) {
+    int rc = r->route->get(r);
+    if (rc == 0 || r->problem) return;
+    /* A handler that failed without saying why: report what the error state holds. */
+    fa_api_fail(r, fa_err_code() ? fa_err_code() : FA_EIO, "answering the request");
+}
+
+static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_response *resp) {
+    fa_api_req r;
+    memset(&r, 0, sizeof r);
+    r.t = t;
+    r.http = req;
+    r.resp = resp;
+    fa_arena_reset(t->arena);
+    fa_err_clear();
+    resp->status = 200;
+    resp->content_type = "application/json";
+    int from_cache = 0;
+    if (fa_api_route_find(&r) == 0 && fa_api_query_check(&r) == 0) {
+        from_cache = from_l1(&r);
+        if (!from_cache) run_handler(&r);
+    }
+    fa_api_http_finish(&r, from_cache);
+}
+
+fa_api_callbacks fa_api_app_callbacks(fa_api_app *app) {
+    fa_api_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.ud = app;
+    cb.thread_init = thread_init;
+    cb.thread_free = thread_free;
+    cb.handle = handle;
+    return cb;
+}

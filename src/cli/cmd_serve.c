@@ -1,0 +1,142 @@
+/*
+ * cmd_serve.c - `footanalytics serve`: the HTTP JSON API over the database.
+ *
+ * Wiring only: the server (api/server.c) runs one event loop per core, the
+ * application (api/app.c) answers from the store. SIGTERM and SIGINT ask the
+ * server to stop accepting and drain in-flight requests (fa_server_stop is
+ * async-signal-safe); the process exits once the loops are done.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cli.h"
+
+static void help(FILE *out) {
+    fprintf(out,
+            "usage: footanalytics serve [--db PATH] [--host ADDR] [--port N] [--loops N]\n"
+            "                           [--max-connections N] [--idle-timeout S] [--header-timeout S]\n"
+            "                           [--max-header-bytes N] [--max-body-bytes N]\n"
+            "\n"
+            "Serves the stored matches as a JSON API (versioned under /v1, described by\n"
+            "/v1/openapi.json) with /healthz and /readyz. One event loop per CPU core; SIGTERM\n"
+            "or SIGINT drains in-flight requests, then exits.\n"
+            "\n"
+            "options:\n"
+            "  --db PATH              database file (default $FA_DB or ./footanalytics.db)\n"
+            "  --host ADDR            address to listen on (default 127.0.0.1; env FA_HOST)\n"
+            "  --port N               TCP port (default 8080; 0 picks a free one; env FA_PORT)\n"
+            "  --loops N              event loops (default: one per CPU)\n"
+            "  --max-connections N    open connections at most (default 10000)\n"
+            "  --idle-timeout S       close idle keep-alive connections after S seconds (default 30)\n"
+            "  --header-timeout S     a request's headers must arrive within S seconds (default 10)\n"
+            "  --max-header-bytes N   larger request heads get 431 (default 16384)\n"
+            "  --max-body-bytes N     larger request bodies get 413 (default 1048576)\n"
+            "  -h, --help             show this help\n"
+            "\n"
+            "Prints 'listening on http://HOST:PORT' on stdout once it accepts connections.\n"
+            "exit status: 0 stopped cleanly, 1 usage error, 3 could not start (port in use, ...)\n");
+}
+
+/* The one piece of global state here, because a signal handler has no
+ * other way to reach the server; set before the handlers are installed. */
+static fa_server *running;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (running) fa_server_stop(running);
+}
+
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
+    if (fa_parse_double(s, out) || *out < lo || *out > hi)
+        return fa_cli_usage("serve", "%s: expected a number in %g..%g, got '%s'", opt, lo, hi, s);
+    return 0;
+}
+
+/* Applies one option to the server configuration; returns an exit status or -1. */
+static int apply(int c, const char *arg, fa_server_config *sc, const char **db) {
+    double v;
+    switch (c) {
+    case 'd': *db = arg; return -1;
+    case 'H': sc->host = arg; return -1;
+    case 'p':
+        if (parse_num("--port", arg, 0, 65535, &v)) return FA_EXIT_USAGE;
+        sc->port = (int)v;
+        return -1;
+    case 'l':
+        if (parse_num("--loops", arg, 1, 256, &v)) return FA_EXIT_USAGE;
+        sc->loops = (int)v;
+        return -1;
+    case 'm':
+        if (parse_num("--max-connections", arg, 1, 1000000, &v)) return FA_EXIT_USAGE;
+        sc->max_connections = (int)v;
+        return -1;
+    case 'i': return parse_num("--idle-timeout", arg, 0.1, 86400, &sc->idle_timeout_s) ? FA_EXIT_USAGE : -1;
+    case 't': return parse_num("--header-timeout", arg, 0.1, 3600, &sc->header_timeout_s) ? FA_EXIT_USAGE : -1;
+    case 'x':
+        if (parse_num("--max-header-bytes", arg, 1024, 1 << 20, &v)) return FA_EXIT_USAGE;
+        sc->max_header_bytes = (size_t)v;
+        return -1;
+    case 'b':
+        if (parse_num("--max-body-bytes", arg, 0, 1 << 30, &v)) return FA_EXIT_USAGE;
+        sc->max_body_bytes = (size_t)v;
+        return -1;
+    case 'h': help(stdout); return 0;
+    default: return fa_cli_usage("serve", "bad option");
+    }
+}
+
+int fa_cmd_serve(int argc, char **argv) {
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"host", required_argument, 0, 'H'},
+                                         {"port", required_argument, 0, 'p'},
+                                         {"loops", required_argument, 0, 'l'},
+                                         {"max-connections", required_argument, 0, 'm'},
+                                         {"idle-timeout", required_argument, 0, 'i'},
+                                         {"header-timeout", required_argument, 0, 't'},
+                                         {"max-header-bytes", required_argument, 0, 'x'},
+                                         {"max-body-bytes", required_argument, 0, 'b'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    fa_server_config sc;
+    fa_server_config_default(&sc);
+    const char *db = NULL, *env;
+    double v;
+    if ((env = getenv("FA_HOST")) && *env) sc.host = env;
+    if ((env = getenv("FA_PORT")) && *env) {
+        if (parse_num("FA_PORT", env, 0, 65535, &v)) return FA_EXIT_USAGE;
+        sc.port = (int)v;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int status = apply(c, optarg, &sc, &db);
+        if (status >= 0) return status;
+    }
+    if (optind < argc) return fa_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+    fa_api_app *app = fa_api_app_new(fa_cli_db_path(db), NULL);
+    if (!app) return fa_cli_fail("serve");
+    fa_api_callbacks cb = fa_api_app_callbacks(app);
+    fa_server *server = fa_server_start(&sc, &cb);
+    if (!server) {
+        int status = fa_cli_fail("serve");
+        fa_api_app_free(app);
+        return status;
+    }
+    running = server;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    printf("listening on http://%s:%d (database %s)\n", sc.host, fa_server_port(server), fa_cli_db_path(db));
+    fflush(stdout);
+    fa_server_wait_free(server);
+    running = NULL;
+    fa_api_app_free(app);
+    fa_log(FA_LOG_INFO, "server stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * test_serve.c - the real binary end to end: import sample data, start
+ * `footanalytics serve --port 0`, read the port it prints, talk HTTP/1.1 to
+ * it over a socket (keep-alive, conditional GET, errors), then SIGTERM it
+ * and expect a clean exit.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+typedef struct server {
+    char *dir;
+    pid_t pid;
+    int port;
+} server;
+
+static int start(void **state) {
+    const char *sb = fa_test_data("events/statsbomb/15986_event.json");
+    if (!fa_test_file_exists(sb)) return 0;
+    server *s = calloc(1, sizeof *s);
+    s->dir = fa_test_tmpdir();
+    char db[4200], args[8800];
+    snprintf(db, sizeof db, "%s/fa.db", s->dir);
+    snprintf(args, sizeof args, "import --quiet --db '%s' '%s'", db, sb);
+    if (fa_test_run_cli(args, NULL, NULL) != 0) return -1;
+    int out[2];
+    if (pipe(out) != 0) return -1;
+    s->pid = fork();
+    if (s->pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execl(getenv("FA_BIN"), "footanalytics", "serve", "--db", db, "--port", "0", "--loops", "2", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256];
+    FILE *f = fdopen(out[0], "r");
+    if (!f || !fgets(line, sizeof line, f)) return -1;
+    fclose(f);
+    const char *colon = strrchr(line, ':');
+    s->port = colon ? atoi(colon + 1) : 0; /* "listening on http://127.0.0.1:PORT (database ...)" */
+    *state = s;
+    return s->port > 0 ? 0 : -1;
+}
+
+static int stop(void **state) {
+    server *s = *state;
+    if (!s) return 0;
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
+    fa_test_rmtree(s->dir);
+    free(s->dir);
+    free(s);
+    return 0;
+}
+
+static server *need(void **state) {
+    if (!*state) {
+        print_message("SKIP: shared data not found\n");
+        skip();
+    }
+    return *state;
+}
+
+static int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Sends one request and reads one whole response (Content-Length framed)
+ * into buf; returns the status code. */
+static int roundtrip(int fd, const char *req, char *buf, size_t size) {
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + got, size - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+        buf[got] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end) continue;
+        const char *cl = strcasestr(buf, "\r\ncontent-length:");
+        size_t body = cl ? (size_t)atol(cl + 17) : 0;
+        if (got >= (size_t)(end + 4 - buf) + body) break;
+    }
+    return atoi(buf + 9);
+}
+
+static void test_keep_alive_and_conditional(void **state) {
+    server *s = need(state);
+    static char buf[1 << 20];
+    int fd = connect_to(s->port);
+    assert_int_equal(roundtrip(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    assert_int_equal(roundtrip(fd, "GET /v1/matches/statsbomb:15986 HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf),
+                     200);
+    assert_non_null(strstr(buf, "Barcelona"));
+    const char *etag = strcasestr(buf, "\r\netag: ");
+    assert_non_null(etag);
+    char tag[128];
+    sscanf(etag + 8, "%127[^\r]", tag);
+    char req[512];
+    snprintf(req, sizeof req, "GET /v1/matches/statsbomb:15986 HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", tag);
+    assert_int_equal(roundtrip(fd, req, buf, sizeof buf), 304);
+    assert_int_equal(roundtrip(fd, "GET /v1/matches/999 HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 404);
+    assert_non_null(strstr(buf, "application/problem+json"));
+    assert_int_equal(roundtrip(fd, "GET /v1/matches/1/events?period=9 HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf),
+                     400);
+    assert_non_null(strstr(buf, "period"));
+    close(fd);
+}
+
+static void test_sigterm_exits_cleanly(void **state) {
+    server *s = need(state);
+    assert_int_equal(kill(s->pid, SIGTERM), 0);
+    int st;
+    assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
+    s->pid = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_alive_and_conditional),
+        cmocka_unit_test(test_sigterm_exits_cleanly),
+    };
+    return cmocka_run_group_tests(tests, start, stop);
+}
