@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "app_internal.h"
+#include "obs/obs.h"
 
 #define ARENA_BLOCK (64u << 10)
 
@@ -49,6 +50,14 @@ fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
         fa_api_app_config_default(&app->cfg);
     if (!(app->cfg.settle_s >= 0)) app->cfg.settle_s = 3600;
     fa_analytics_config_default(&app->analytics);
+    /* Request metrics in the process-wide registry (NULL children are no-ops,
+     * so a registry that could not be created only loses the metrics). */
+    app->latency = fa_obs_histogram_family(NULL, FA_M_HTTP_REQUEST_SECONDS,
+                                           "HTTP request latency by route template and status",
+                                           FA_OBS_LABELS(FA_L_ROUTE, FA_L_STATUS), fa_obs_latency_buckets,
+                                           FA_OBS_LATENCY_NBUCKETS);
+    app->inflight = fa_obs_gauge_get(NULL, FA_M_HTTP_INFLIGHT, "HTTP requests being handled");
+    fa_err_clear();
     return app;
 }
 
@@ -107,7 +116,18 @@ static void run_handler(fa_api_req *r) {
     fa_api_fail(r, fa_err_code() ? fa_err_code() : FA_EIO, "answering the request");
 }
 
+/* Records one request's latency under its route template (not the raw path,
+ * which would make a label set per match) and status. */
+static void observe(const fa_api_req *r, double seconds) {
+    char status[8];
+    snprintf(status, sizeof status, "%d", r->resp->status);
+    const char *route = r->route ? r->route->pattern : "other";
+    fa_obs_histogram_observe(fa_obs_histogram_with(r->t->app->latency, FA_OBS_LABELS(route, status)), seconds);
+}
+
 static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_response *resp) {
+    double t0 = fa_clock_now();
+    fa_obs_gauge_inc(t->app->inflight);
     fa_api_req r;
     memset(&r, 0, sizeof r);
     r.t = t;
@@ -123,6 +143,8 @@ static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_respons
         if (!from_cache) run_handler(&r);
     }
     fa_api_http_finish(&r, from_cache);
+    observe(&r, fa_clock_now() - t0);
+    fa_obs_gauge_dec(t->app->inflight);
 }
 
 fa_api_callbacks fa_api_app_callbacks(fa_api_app *app) {

@@ -41,6 +41,8 @@ struct fa_api_app {
     char *db_path;
     fa_api_app_config cfg;
     fa_analytics_config analytics; /* pitch-control parameters */
+    struct fa_obs_family *latency;  /* FA_M_HTTP_REQUEST_SECONDS by route and status */
+    struct fa_obs_gauge *inflight;  /* FA_M_HTTP_INFLIGHT */
 };
 
 struct fa_api_thread {

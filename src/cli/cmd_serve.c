@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "cli.h"
+#include "obs/obs.h"
 
 static void help(FILE *out) {
     fprintf(out,
@@ -22,7 +23,8 @@ static void help(FILE *out) {
             "                           [--max-header-bytes N] [--max-body-bytes N]\n"
             "\n"
             "Serves the stored matches as a JSON API (versioned under /v1, described by\n"
-            "/v1/openapi.json) with /healthz and /readyz. One event loop per CPU core; SIGTERM\n"
+            "/v1/openapi.json) with /healthz, /readyz, /metrics (Prometheus) and /v1/alerts\n"
+            "(built-in alert rules). One event loop per CPU core; SIGTERM\n"
             "or SIGINT drains in-flight requests, then exits.\n"
             "\n"
             "options:\n"
@@ -48,6 +50,22 @@ static fa_server *running;
 static void on_signal(int sig) {
     (void)sig;
     if (running) fa_server_stop(running);
+}
+
+/* GET /metrics: the Prometheus text exposition of the process registry. */
+static void serve_metrics(void *ud, const fa_http_request *req, fa_http_response *resp) {
+    (void)ud;
+    (void)req;
+    resp->status = fa_obs_expose(&resp->body) ? 500 : 200;
+    resp->content_type = FA_OBS_CONTENT_TYPE;
+}
+
+/* GET /v1/alerts: the built-in rules' current states. */
+static void serve_alerts(void *ud, const fa_http_request *req, fa_http_response *resp) {
+    (void)ud;
+    (void)req;
+    resp->status = fa_obs_alerts_json(&resp->body) ? 500 : 200;
+    resp->content_type = "application/json";
 }
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
@@ -116,13 +134,23 @@ int fa_cmd_serve(int argc, char **argv) {
         if (status >= 0) return status;
     }
     if (optind < argc) return fa_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
-    fa_api_app *app = fa_api_app_new(fa_cli_db_path(db), NULL);
-    if (!app) return fa_cli_fail("serve");
+    fa_api_app_config ac;
+    fa_api_app_config_default(&ac);
+    ac.hooks.metrics = serve_metrics;
+    ac.hooks.alerts = serve_alerts;
+    if (fa_obs_alerts_start(NULL))
+        fa_log(FA_LOG_WARN, "alert evaluation not running", "error=\"%s\"", fa_err_msg());
+    fa_api_app *app = fa_api_app_new(fa_cli_db_path(db), &ac);
+    if (!app) {
+        fa_obs_shutdown();
+        return fa_cli_fail("serve");
+    }
     fa_api_callbacks cb = fa_api_app_callbacks(app);
     fa_server *server = fa_server_start(&sc, &cb);
     if (!server) {
         int status = fa_cli_fail("serve");
         fa_api_app_free(app);
+        fa_obs_shutdown();
         return status;
     }
     running = server;
@@ -137,6 +165,7 @@ int fa_cmd_serve(int argc, char **argv) {
     fa_server_wait_free(server);
     running = NULL;
     fa_api_app_free(app);
+    fa_obs_shutdown();
     fa_log(FA_LOG_INFO, "server stopped", NULL);
     return 0;
 }

@@ -119,6 +119,12 @@ static void test_keep_alive_and_conditional(void **state) {
     assert_int_equal(roundtrip(fd, "GET /v1/matches/1/events?period=9 HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf),
                      400);
     assert_non_null(strstr(buf, "period"));
+    assert_int_equal(roundtrip(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    /* the requests above, by route template and status */
+    assert_non_null(strstr(buf, "fa_http_request_duration_seconds_count{route=\"/v1/matches/{id}\",status=\"304\"} 1"));
+    assert_non_null(strstr(buf, "process_resident_memory_bytes"));
+    assert_int_equal(roundtrip(fd, "GET /v1/alerts HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    assert_non_null(strstr(buf, "FaApiLatencyP95High"));
     close(fd);
 }
 
