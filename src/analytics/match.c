@@ -302,10 +302,14 @@ static double presence_minutes(const object_kin *o, double rate) {
 static int put_counted(mctx *m, fa_side s, const char *id, const char *name, double value, double minutes) {
     int rc = put(m, s, id, name, value);
     if (rc || !(minutes > 0) || minutes < m->c->per90_min_minutes) return rc;
-    char rate[64];
-    size_t n = strlen(name);
-    if (n > 2 && strcmp(name + n - 2, "_m") == 0) snprintf(rate, sizeof rate, "%.*s_per90_m", (int)(n - 2), name);
-    else snprintf(rate, sizeof rate, "%s_per90", name);
+    char rate[sizeof(((fa_metric *)0)->name)];
+    size_t n = strlen(name), unit = n > 2 && strcmp(name + n - 2, "_m") == 0 ? 2 : 0;
+    if (n - unit + 6 + unit >= sizeof rate) /* "_per90" and the unit must fit a metric name */
+        return fa_err_set(FA_EINVAL, "metric name '%s' too long for its per-90 rate", name);
+    memcpy(rate, name, n - unit);
+    memcpy(rate + n - unit, "_per90", 6);
+    memcpy(rate + n - unit + 6, name + n - unit, unit);
+    rate[n + 6] = '\0';
     return put(m, s, id, rate, fa_per90(value, minutes));
 }
 
