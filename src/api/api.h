@@ -140,8 +140,10 @@ typedef struct fa_api_hooks {
      * Cache-Control, Vary, Surrogate-Key) and returns 1; else returns 0. */
     int (*cache_get)(void *ud, const char *key, fa_http_response *resp);
     /* Offers a fresh 200 identity response for keeping ttl_s seconds (its
-     * s-maxage), tagged with space-separated surrogate keys for purging. */
-    void (*cache_put)(void *ud, const char *key, const fa_http_response *resp, int ttl_s, const char *tags);
+     * s-maxage), tagged with space-separated surrogate keys for purging. It
+     * may replace resp's body by a reference to the kept copy of the same
+     * bytes (so coding_pick/encode can serve its precompressed variants). */
+    void (*cache_put)(void *ud, const char *key, fa_http_response *resp, int ttl_s, const char *tags);
     /* Content coding for this request ("br", "gzip"), NULL for identity.
      * The app appends it to the ETag ("\"<hash>-br\""), so each
      * representation has its own strong tag, before answering If-None-Match. */
@@ -175,5 +177,14 @@ fa_api_callbacks fa_api_app_callbacks(fa_api_app *app);
  * for a purge after a re-import; truncated at a key boundary to fit out[size]. */
 struct fa_match; /* model.h */
 void fa_api_match_tags(int64_t store_id, const struct fa_match *m, char *out, size_t size);
+
+/* ------------------------------------------------------------ the L1 cache behind the hooks (l1_hooks.c) */
+
+/* Fills hooks' cache_get, cache_put, coding_pick and encode (and ud) so the
+ * application keeps fresh 200s in l1 (with their caching headers and
+ * surrogate keys as tags) and answers repeats from it, sending the
+ * precompressed variant Accept-Encoding picks. The other hooks are kept. */
+struct fa_l1; /* cache/cache.h */
+void fa_api_l1_hooks(struct fa_l1 *l1, fa_api_hooks *hooks);
 
 #endif

@@ -136,6 +136,7 @@ int fa_tag_versions_observe(fa_tag_versions *tv, const char *tag, uint64_t versi
 #define FA_CACHE_MAX_TAGS 8
 #define FA_CACHE_TAG_MAX 64
 #define FA_CACHE_CONTENT_TYPE_MAX 96
+#define FA_CACHE_HEADERS_MAX 512
 
 typedef struct fa_cache_variant {
     const unsigned char *data; /* NULL when absent (not smaller than identity, or not made) */
@@ -150,6 +151,7 @@ typedef struct fa_cache_variant {
 typedef struct fa_cache_entry {
     const char *key;
     const char *content_type;
+    const char *headers;                 /* the fill's opaque header text ("" when none) */
     double filled_at, expires_at;       /* on the cache's clock, seconds */
     size_t ntags;
     const char *const *tags;
@@ -172,6 +174,9 @@ fa_cache_coding fa_cache_pick_variant(const fa_cache_entry *e, const char *accep
 typedef struct fa_cache_fill {
     fa_buf body;                                  /* the identity body: append to it */
     char content_type[FA_CACHE_CONTENT_TYPE_MAX];
+    /* Response headers to replay on a hit, as the caller wants them kept
+     * (the HTTP layer stores "Name: value\n" lines); opaque to the cache. */
+    char headers[FA_CACHE_HEADERS_MAX];
     /* Seconds to keep: > 0 as given (capped by max_ttl_s), 0 the default
      * TTL, < 0 do not cache (still handed to every waiting caller). Chosen
      * per response: a finished match keeps for hours, a live one seconds. */

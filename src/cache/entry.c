@@ -66,7 +66,7 @@ static const fa_buf *variant_source(const fa_cache_fill *fill, const fa_buf code
 
 static size_t node_size(size_t key_len, const fa_cache_fill *fill, const fa_buf coded[FA_CODING_COUNT]) {
     size_t size = sizeof(fa_cache_node) + fill->ntags * (sizeof(char *) + sizeof(fa_tag_node *));
-    size += key_len + 1 + strlen(fill->content_type) + 1;
+    size += key_len + 1 + strlen(fill->content_type) + 1 + strlen(fill->headers) + 1;
     for (size_t i = 0; i < fill->ntags; i++) size += strlen(fill->tags[i]) + 1;
     for (int c = 0; c < FA_CODING_COUNT; c++) size += variant_source(fill, coded, c)->len;
     return size;
@@ -112,6 +112,7 @@ fa_cache_node *fa_cache_node_new(const char *key, size_t key_len, uint64_t hash,
     char *cursor = (char *)(void *)(n + 1) + fill->ntags * (sizeof(char *) + sizeof(fa_tag_node *));
     n->pub.key = place(&cursor, key, key_len + 1);
     n->pub.content_type = place(&cursor, fill->content_type, strlen(fill->content_type) + 1);
+    n->pub.headers = place(&cursor, fill->headers, strlen(fill->headers) + 1);
     if (place_tags(n, fill, &cursor, tv)) {
         free(n);
         return NULL;

@@ -554,6 +554,7 @@ static double fill_ttl(const fa_l1 *l1, double ttl) {
 /* A fill function may have written the arrays directly: bound them. */
 static void bound_fill(fa_cache_fill *fill) {
     fill->content_type[FA_CACHE_CONTENT_TYPE_MAX - 1] = '\0';
+    fill->headers[FA_CACHE_HEADERS_MAX - 1] = '\0';
     if (fill->ntags > FA_CACHE_MAX_TAGS) fill->ntags = FA_CACHE_MAX_TAGS;
     for (size_t i = 0; i < fill->ntags; i++) fill->tags[i][FA_CACHE_TAG_MAX - 1] = '\0';
 }

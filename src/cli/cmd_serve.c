@@ -7,12 +7,14 @@
  * async-signal-safe); the process exits once the loops are done.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "cache/cache.h"
 #include "cli.h"
 #include "obs/obs.h"
 
@@ -21,6 +23,7 @@ static void help(FILE *out) {
             "usage: footanalytics serve [--db PATH] [--host ADDR] [--port N] [--loops N]\n"
             "                           [--max-connections N] [--idle-timeout S] [--header-timeout S]\n"
             "                           [--max-header-bytes N] [--max-body-bytes N]\n"
+            "                           [--l1-bytes N] [--l1-max-ttl S] [--no-l1]\n"
             "\n"
             "Serves the stored matches as a JSON API (versioned under /v1, described by\n"
             "/v1/openapi.json) with /healthz, /readyz, /metrics (Prometheus) and /v1/alerts\n"
@@ -37,6 +40,10 @@ static void help(FILE *out) {
             "  --header-timeout S     a request's headers must arrive within S seconds (default 10)\n"
             "  --max-header-bytes N   larger request heads get 431 (default 16384)\n"
             "  --max-body-bytes N     larger request bodies get 413 (default 1048576)\n"
+            "  --l1-bytes N           in-process response cache budget in bytes (default 67108864)\n"
+            "  --l1-max-ttl S         keep a cached response at most S seconds (default 5): another\n"
+            "                         process's re-import is seen within S seconds\n"
+            "  --no-l1                no in-process response cache\n"
             "  -h, --help             show this help\n"
             "\n"
             "Prints 'listening on http://HOST:PORT' on stdout once it accepts connections.\n"
@@ -68,17 +75,61 @@ static void serve_alerts(void *ud, const fa_http_request *req, fa_http_response 
     resp->content_type = "application/json";
 }
 
+/* L1 figures sampled at scrape time (layer="l1"). */
+static double l1_stat(void *ud, size_t offset) {
+    fa_l1_stats st;
+    fa_l1_stats_get(ud, &st);
+    return (double)*(const uint64_t *)(const void *)((const char *)&st + offset);
+}
+static double l1_hits(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, hits)); }
+static double l1_misses(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, misses)); }
+static double l1_evictions(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, evictions)); }
+static double l1_bytes(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, bytes)); }
+static double l1_entries(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, entries)); }
+
+static void l1_metrics(fa_l1 *l1) {
+    const char *const *layer = FA_OBS_LABELS("l1");
+    const char *const *names = FA_OBS_LABELS(FA_L_LAYER);
+    fa_obs_counter_set_fn(fa_obs_counter_with(fa_obs_counter_family(NULL, FA_M_CACHE_HITS, "cache hits", names), layer),
+                          l1_hits, l1);
+    fa_obs_counter_set_fn(
+        fa_obs_counter_with(fa_obs_counter_family(NULL, FA_M_CACHE_MISSES, "cache misses", names), layer), l1_misses,
+        l1);
+    fa_obs_counter_set_fn(
+        fa_obs_counter_with(fa_obs_counter_family(NULL, FA_M_CACHE_EVICTIONS, "cache evictions", names), layer),
+        l1_evictions, l1);
+    fa_obs_gauge_set_fn(fa_obs_gauge_with(fa_obs_gauge_family(NULL, FA_M_CACHE_BYTES, "bytes held", names), layer),
+                        l1_bytes, l1);
+    fa_obs_gauge_set_fn(
+        fa_obs_gauge_with(fa_obs_gauge_family(NULL, FA_M_CACHE_ENTRIES, "entries held", names), layer), l1_entries,
+        l1);
+    fa_err_clear();
+}
+
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
     if (fa_parse_double(s, out) || *out < lo || *out > hi)
         return fa_cli_usage("serve", "%s: expected a number in %g..%g, got '%s'", opt, lo, hi, s);
     return 0;
 }
 
-/* Applies one option to the server configuration; returns an exit status or -1. */
-static int apply(int c, const char *arg, fa_server_config *sc, const char **db) {
+/* What the options asked for beyond the server's own configuration. */
+typedef struct serve_opts {
+    const char *db;
+    int l1;
+    fa_l1_config l1c;
+} serve_opts;
+
+/* Applies one option; returns an exit status or -1 to go on. */
+static int apply(int c, const char *arg, fa_server_config *sc, serve_opts *o) {
     double v;
     switch (c) {
-    case 'd': *db = arg; return -1;
+    case 'B':
+        if (parse_num("--l1-bytes", arg, 1 << 16, 1e12, &v)) return FA_EXIT_USAGE;
+        o->l1c.max_bytes = (size_t)v;
+        return -1;
+    case 'T': return parse_num("--l1-max-ttl", arg, 0.001, 86400, &o->l1c.max_ttl_s) ? FA_EXIT_USAGE : -1;
+    case 'N': o->l1 = 0; return -1;
+    case 'd': o->db = arg; return -1;
     case 'H': sc->host = arg; return -1;
     case 'p':
         if (parse_num("--port", arg, 0, 65535, &v)) return FA_EXIT_USAGE;
@@ -117,11 +168,17 @@ int fa_cmd_serve(int argc, char **argv) {
                                          {"header-timeout", required_argument, 0, 't'},
                                          {"max-header-bytes", required_argument, 0, 'x'},
                                          {"max-body-bytes", required_argument, 0, 'b'},
+                                         {"l1-bytes", required_argument, 0, 'B'},
+                                         {"l1-max-ttl", required_argument, 0, 'T'},
+                                         {"no-l1", no_argument, 0, 'N'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     fa_server_config sc;
     fa_server_config_default(&sc);
-    const char *db = NULL, *env;
+    serve_opts o = {NULL, 1, {0}};
+    fa_l1_config_default(&o.l1c);
+    o.l1c.max_ttl_s = 5;
+    const char *env;
     double v;
     if ((env = getenv("FA_HOST")) && *env) sc.host = env;
     if ((env = getenv("FA_PORT")) && *env) {
@@ -130,20 +187,29 @@ int fa_cmd_serve(int argc, char **argv) {
     }
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int status = apply(c, optarg, &sc, &db);
+        int status = apply(c, optarg, &sc, &o);
         if (status >= 0) return status;
     }
     if (optind < argc) return fa_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+    const char *db = o.db;
     fa_api_app_config ac;
     fa_api_app_config_default(&ac);
+    fa_l1 *l1 = NULL;
+    if (o.l1) {
+        if (!(l1 = fa_l1_new(&o.l1c))) return fa_cli_fail("serve");
+        fa_api_l1_hooks(l1, &ac.hooks);
+        l1_metrics(l1);
+    }
     ac.hooks.metrics = serve_metrics;
     ac.hooks.alerts = serve_alerts;
     if (fa_obs_alerts_start(NULL))
         fa_log(FA_LOG_WARN, "alert evaluation not running", "error=\"%s\"", fa_err_msg());
     fa_api_app *app = fa_api_app_new(fa_cli_db_path(db), &ac);
     if (!app) {
+        int status = fa_cli_fail("serve");
         fa_obs_shutdown();
-        return fa_cli_fail("serve");
+        fa_l1_free(l1);
+        return status;
     }
     fa_api_callbacks cb = fa_api_app_callbacks(app);
     fa_server *server = fa_server_start(&sc, &cb);
@@ -151,6 +217,7 @@ int fa_cmd_serve(int argc, char **argv) {
         int status = fa_cli_fail("serve");
         fa_api_app_free(app);
         fa_obs_shutdown();
+        fa_l1_free(l1);
         return status;
     }
     running = server;
@@ -165,7 +232,8 @@ int fa_cmd_serve(int argc, char **argv) {
     fa_server_wait_free(server);
     running = NULL;
     fa_api_app_free(app);
-    fa_obs_shutdown();
+    fa_obs_shutdown(); /* before the cache its scrape callbacks read */
+    fa_l1_free(l1);
     fa_log(FA_LOG_INFO, "server stopped", NULL);
     return 0;
 }

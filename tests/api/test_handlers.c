@@ -891,7 +891,7 @@ typedef struct fake_l1 {
     char etag[64];
 } fake_l1;
 
-static void fake_put(void *ud, const char *key, const fa_http_response *resp, int ttl_s, const char *tags) {
+static void fake_put(void *ud, const char *key, fa_http_response *resp, int ttl_s, const char *tags) {
     fake_l1 *c = ud;
     c->puts++;
     snprintf(c->key, sizeof c->key, "%s", key);

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "testutil.h"
 
 typedef struct server {
@@ -128,6 +130,50 @@ static void test_keep_alive_and_conditional(void **state) {
     close(fd);
 }
 
+/* Inflates a gzip body into out[size]; returns its length. */
+static size_t gunzip(const char *in, size_t n, char *out, size_t size) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)size - 1;
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t len = z.total_out;
+    inflateEnd(&z);
+    out[len] = '\0';
+    return len;
+}
+
+/* A repeated GET is answered from the L1 cache with its precompressed
+ * variant; the ETag is the same whether the cache answered or not. */
+static void test_l1_and_encodings(void **state) {
+    server *s = need(state);
+    static char buf[1 << 20], plain[1 << 20];
+    int fd = connect_to(s->port);
+    const char *req = "GET /v1/matches/1/stats HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
+    char tags[2][128];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(roundtrip(fd, req, buf, sizeof buf), 200);
+        assert_non_null(strcasestr(buf, "\r\nContent-Encoding: gzip\r\n"));
+        const char *etag = strcasestr(buf, "\r\netag: ");
+        assert_non_null(etag);
+        sscanf(etag + 8, "%127[^\r]", tags[i]);
+        char *body = strstr(buf, "\r\n\r\n") + 4;
+        size_t n = (size_t)atol(strcasestr(buf, "\r\ncontent-length:") + 17);
+        gunzip(body, n, plain, sizeof plain);
+        assert_non_null(strstr(plain, "\"passes\":768"));
+    }
+    assert_string_equal(tags[0], tags[1]);
+    assert_non_null(strstr(tags[0], "-gzip\""));
+    assert_int_equal(roundtrip(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    const char *hits = strstr(buf, "fa_cache_hits_total{layer=\"l1\"} ");
+    assert_non_null(hits);
+    assert_true(atol(hits + strlen("fa_cache_hits_total{layer=\"l1\"} ")) >= 1);
+    close(fd);
+}
+
 static void test_sigterm_exits_cleanly(void **state) {
     server *s = need(state);
     assert_int_equal(kill(s->pid, SIGTERM), 0);
@@ -141,6 +187,7 @@ static void test_sigterm_exits_cleanly(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_and_conditional),
+        cmocka_unit_test(test_l1_and_encodings),
         cmocka_unit_test(test_sigterm_exits_cleanly),
     };
     return cmocka_run_group_tests(tests, start, stop);
