@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: build FootAnalytics, import every sample
-# match in the shared data directory into SQLite, and print what is stored.
-#   scripts/run.sh [--db PATH]     (default ./footanalytics.db; FA_DATA_DIR overrides the data dir)
+# The main job on the embedded defaults: build FootAnalytics, import (and analyse)
+# every sample match in the shared data directory into SQLite, print what is
+# stored, then serve it over HTTP on 127.0.0.1:8080 until Ctrl-C / SIGTERM.
+#   scripts/run.sh [--db PATH] [--port N] [--no-serve]
+# (default ./footanalytics.db; FA_DATA_DIR overrides the data dir; --no-serve
+# stops after the listing, as CI runs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db=footanalytics.db
-if [ "${1:-}" = "--db" ] && [ -n "${2:-}" ]; then db=$2; fi
+port=8080
+serve=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --db) db=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --no-serve) serve=0; shift ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 1 ;;
+  esac
+done
 data=${FA_DATA_DIR:-$(cd .. && pwd)/shared/data}
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -28,3 +41,8 @@ fa=build/footanalytics
   "$data/tracking/lastrow/LIV_2-1_CHE.csv"
 echo
 "$fa" matches --db "$db"
+if [ "$serve" = 1 ]; then
+  echo
+  echo "Serving the matches above: try curl http://127.0.0.1:$port/v1/matches (Ctrl-C stops)"
+  exec "$fa" serve --db "$db" --port "$port"
+fi
