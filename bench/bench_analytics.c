@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "analytics/analytics.h"
 #include "core/core.h"
 
@@ -439,22 +440,6 @@ static double metric(const fa_aggregates *a, fa_side side, const char *id, const
     return NAN;
 }
 
-static void print_machine(int argc, char **argv) {
-    char host[256] = "?", cpu[256] = "?", line[512];
-    gethostname(host, sizeof host);
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
-    printf("machine: %s, %s, %ld cpus\ncommand:", host, cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    for (int i = 0; i < argc; i++) printf(" %s", argv[i]);
-    printf("\n");
-}
-
 int main(int argc, char **argv) {
     int runs = 5;
     uint64_t seed = 90;
@@ -472,7 +457,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_analytics: --runs must be 1..%d and --minutes 1..150\n", MAX_RUNS);
         return 1;
     }
-    print_machine(argc, argv);
+    bench_print_machine(argc, argv);
     fa_collector col;
     fa_collector_init(&col, NULL);
     timed_sink timed;

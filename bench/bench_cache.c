@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bench_util.h"
 #include "cache/cache.h"
 #include "core/core.h"
 
@@ -132,22 +133,6 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void print_machine(int argc, char **argv) {
-    char host[256] = "?", cpu[256] = "?", line[512];
-    gethostname(host, sizeof host);
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
-    printf("machine: %s, %s, %ld cpus\ncommand:", host, cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    for (int i = 0; i < argc; i++) printf(" %s", argv[i]);
-    printf("\n");
 }
 
 /* ---------------------------------------------------------------- 1. compression */
@@ -468,7 +453,7 @@ int main(int argc, char **argv) {
         else return fprintf(stderr, "usage: bench_cache [--seconds S] [--rounds N]\n"), 1;
     }
     if (rounds < 1) rounds = 1;
-    print_machine(argc, argv);
+    bench_print_machine(argc, argv);
     bodies b;
     make_bodies(&b);
     printf("bodies: %s\n", b.source);

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "api/api.h"
 #include "core/core.h"
 
@@ -309,16 +310,8 @@ static int parse_args(int argc, char **argv, options *o) {
 
 static void print_machine(const options *o) {
     struct utsname u;
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
+    char model[256];
+    bench_cpu_model(model, sizeof model);
     uname(&u);
     printf("machine: %ld CPUs (%s), Linux %s\n", sysconf(_SC_NPROCESSORS_ONLN), model, u.release);
     printf(

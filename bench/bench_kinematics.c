@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "analytics/analytics.h"
 #include "core/core.h"
 
@@ -303,22 +304,6 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void cpu_model(char *out, size_t size) {
-    snprintf(out, size, "?");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(out, size, "%s", colon + 2);
-            out[strcspn(out, "\n")] = 0;
-            break;
-        }
-    }
-    fclose(f);
-}
-
 int main(int argc, char **argv) {
     int runs = 5, anchors = 1;
     for (int i = 1; i < argc; i++) {
@@ -366,7 +351,7 @@ int main(int argc, char **argv) {
            mf = median(tfloor, runs);
     char host[256] = "?", cpu[256];
     gethostname(host, sizeof host);
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     printf("bench_kinematics: generated 90-min match, 25 Hz, 22 players + ball, %d runs, one thread\n", runs);
     printf("  host %s, %ld cpus, %s\n", host, sysconf(_SC_NPROCESSORS_ONLN), cpu);
     printf("  input: %zu samples in %zu tracks (%zu frames, %zu rejected), generated in %.2f s\n", samples,

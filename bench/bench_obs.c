@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "core/core.h"
 #include "obs/obs.h"
 
@@ -275,22 +276,6 @@ static void scrape_times(int runs, double *ours_us, double *naive_us, size_t *ou
     free(naive);
 }
 
-static void cpu_model(char *out, size_t size) {
-    snprintf(out, size, "?");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(out, size, "%s", colon + 2);
-            out[strcspn(out, "\n")] = '\0';
-            break;
-        }
-    }
-    fclose(f);
-}
-
 int main(int argc, char **argv) {
     int runs = 7;
     long ops = 5000000;
@@ -318,7 +303,7 @@ int main(int argc, char **argv) {
 
     char host[256] = "?", cpu[256];
     gethostname(host, sizeof host);
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     printf("bench_obs: %ld ops per thread per run, %d runs (medians)\n", ops, runs);
     printf("  host %s, %ld cpus, %s\n", host, sysconf(_SC_NPROCESSORS_ONLN), cpu);
     printf("  command:");

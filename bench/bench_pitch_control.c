@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "analytics/analytics.h"
 #include "core/core.h"
 
@@ -139,22 +140,6 @@ static double quantile(double *v, int n, double q) {
     return v[(int)(q * (n - 1) + 0.5)];
 }
 
-static void print_machine(int argc, char **argv) {
-    char host[256] = "?", cpu[256] = "?", line[512];
-    gethostname(host, sizeof host);
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
-    printf("machine: %s, %s, %ld cpus\ncommand:", host, cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    for (int i = 0; i < argc; i++) printf(" %s", argv[i]);
-    printf("\n");
-}
-
 int main(int argc, char **argv) {
     int nframes = 1000, every = 20;
     uint64_t seed = 2018;
@@ -203,7 +188,7 @@ int main(int argc, char **argv) {
         fa_pc_grid_free(&g);
     }
     double cpu = fa_clock_cpu() - cpu0;
-    print_machine(argc, argv);
+    bench_print_machine(argc, argv);
     printf("bench_pitch_control: %d frames, %d players, %d x %d grid, Spearman 2018 defaults "
            "(checksum %.3f)\n", nframes, NPLAYERS, q.nx, q.ny, checksum);
     double med = quantile(t_fast, nframes, 0.5), p90 = quantile(t_fast, nframes, 0.9);

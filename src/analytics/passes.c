@@ -174,18 +174,6 @@ static int locates_player(const fa_event *e) {
     return touches_ball(e) || e->kind == FA_EV_DUEL || lost_ball(e);
 }
 
-static int dead_ball(const fa_event *e) {
-    switch (e->kind) {
-    case FA_EV_BALL_OUT:
-    case FA_EV_FOUL:
-    case FA_EV_CARD:
-    case FA_EV_SUBSTITUTION:
-    case FA_EV_OWN_GOAL:
-    case FA_EV_PERIOD_END: return 1;
-    default: return e->goal == 1;
-    }
-}
-
 /* On target: a goal, a save (StatsBomb "Saved", "Saved To Post"), or a
  * Metrica subtype with the token ON TARGET. */
 static int on_target(const fa_event *e) {
@@ -303,7 +291,7 @@ static void string_step(tact_ctx *x, fa_tactical *t, const fa_event *e) {
     }
     if (x->string_side == FA_SIDE_NONE) return;
     int own = e->side == x->string_side;
-    int ends = dead_ball(e) || (own && (e->kind == FA_EV_PASS || e->kind == FA_EV_SHOT || lost_ball(e))) ||
+    int ends = fa_event_ends_play(e) || (own && (e->kind == FA_EV_PASS || e->kind == FA_EV_SHOT || lost_ball(e))) ||
                (!own && e->side != FA_SIDE_NONE && touches_ball(e));
     if (ends) string_close(x, t);
 }

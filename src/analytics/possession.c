@@ -230,19 +230,6 @@ static int poss_controls(const fa_event *e) {
     }
 }
 
-/* 1 when the ball is dead after e. */
-static int poss_dead_after(const fa_event *e) {
-    switch (e->kind) {
-    case FA_EV_BALL_OUT:
-    case FA_EV_FOUL:
-    case FA_EV_CARD:
-    case FA_EV_SUBSTITUTION:
-    case FA_EV_OWN_GOAL:
-    case FA_EV_PERIOD_END: return 1;
-    default: return e->goal == 1;
-    }
-}
-
 /* 1 when e restarts play after a stoppage (a set piece). */
 static int poss_restarts(const fa_event *e) {
     static const char *const restarts[] = {"throw",    "corner",   "free kick", "goal kick",
@@ -308,7 +295,7 @@ static void events_credit(const fa_event *ev, size_t n, poss_acc *a) {
         if (owner != FA_SIDE_NONE && t - clock <= POSS_MAX_GAP_S && !poss_restarts(e))
             acc_credit(a, period, owner, clock, t);
         clock = t;
-        if (poss_dead_after(e))
+        if (fa_event_ends_play(e))
             owner = FA_SIDE_NONE;
         else if (poss_controls(e))
             owner = e->side;

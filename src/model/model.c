@@ -85,6 +85,18 @@ int fa_event_kind_parse(const char *s) {
     return -1;
 }
 
+int fa_event_ends_play(const fa_event *e) {
+    switch (e->kind) {
+    case FA_EV_BALL_OUT:
+    case FA_EV_FOUL:
+    case FA_EV_CARD:
+    case FA_EV_SUBSTITUTION:
+    case FA_EV_OWN_GOAL:
+    case FA_EV_PERIOD_END: return 1;
+    default: return e->goal == 1;
+    }
+}
+
 void fa_event_init(fa_event *e) {
     memset(e, 0, sizeof *e);
     e->duration = NAN;

@@ -153,6 +153,9 @@ typedef struct fa_event {
 } fa_event;
 
 void fa_event_init(fa_event *e);
+/* 1 when play stops after this event: ball out, foul, card, substitution,
+ * own goal, end of a period, or any event that scored. */
+int fa_event_ends_play(const fa_event *e);
 
 /* One tracked object in a frame. player_id points at a string owned by the
  * producer and valid for the duration of the call that passes the frame. */

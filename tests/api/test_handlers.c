@@ -888,7 +888,7 @@ typedef struct fake_l1 {
     int ttl, puts, gets;
     char *body;
     size_t len;
-    char etag[64];
+    char etag[128];
 } fake_l1;
 
 static void fake_put(void *ud, const char *key, fa_http_response *resp, int ttl_s, const char *tags) {
