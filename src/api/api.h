@@ -151,6 +151,9 @@ typedef struct fa_api_hooks {
     /* Replaces resp's body with its coded form and adds Content-Encoding;
      * 0 or a negative FA_E* (the identity body is then sent, with its tag). */
     int (*encode)(void *ud, const char *coding, fa_http_response *resp);
+    /* The database changed under this loop's store handle (another
+     * process imported or re-imported): drop whatever was cached from it. */
+    void (*store_changed)(void *ud);
     /* GET /metrics and GET /v1/alerts (src/obs); NULL answers 503. */
     void (*metrics)(void *ud, const fa_http_request *req, fa_http_response *resp);
     void (*alerts)(void *ud, const fa_http_request *req, fa_http_response *resp);

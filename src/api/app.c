@@ -125,8 +125,29 @@ static void observe(const fa_api_req *r, double seconds) {
     fa_obs_histogram_observe(fa_obs_histogram_with(r->t->app->latency, FA_OBS_LABELS(route, status)), seconds);
 }
 
+/* Asks the store, at most every DATA_CHECK_S per loop, whether another
+ * connection committed since; if so the cache is told before this request
+ * looks in it, so a re-import in another process is seen within that time
+ * (PRAGMA data_version costs well under a microsecond). */
+#define DATA_CHECK_S 0.25
+
+static void check_store_changed(fa_api_thread *t, double now) {
+    const fa_api_hooks *h = &t->app->cfg.hooks;
+    if (!h->store_changed || !t->store || now - t->data_checked_at < DATA_CHECK_S) return;
+    int64_t v;
+    int had = t->data_checked_at > 0;
+    t->data_checked_at = now;
+    if (fa_store_data_version(t->store, &v)) {
+        fa_err_clear();
+        return;
+    }
+    if (had && v != t->data_version) h->store_changed(h->ud);
+    t->data_version = v;
+}
+
 static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_response *resp) {
     double t0 = fa_clock_now();
+    check_store_changed(t, t0);
     fa_obs_gauge_inc(t->app->inflight);
     fa_api_req r;
     memset(&r, 0, sizeof r);

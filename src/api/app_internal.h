@@ -50,6 +50,8 @@ struct fa_api_thread {
     int loop_index;
     fa_store *store; /* NULL until the first request that needs it opens it */
     fa_arena *arena; /* request-scoped, reset at the start of each request */
+    int64_t data_version;     /* the store's, when last looked at */
+    double data_checked_at;   /* fa_clock_now() of that look */
 };
 
 typedef struct fa_api_req fa_api_req;

@@ -14,6 +14,11 @@
  *
  * Surrogate keys ("match-42 team-statsbomb-217 ...") become the entry's
  * tags, so bumping "match-42" drops every representation of that match.
+ * Every entry also carries the tag "store", bumped when a loop notices the
+ * database changed under it (store_changed): an import in another process
+ * then empties this process's L1 within a quarter of a second. Coarse -
+ * every entry goes, not only the re-imported match's - but imports are
+ * rare next to reads, and it is never wrong.
  */
 #include <string.h>
 #include <strings.h>
@@ -53,7 +58,10 @@ static void fill_headers(fa_cache_fill *f, const fa_http_response *resp) {
 
 /* Surrogate keys as tags; keys beyond the entry's tag room are dropped
  * (the TTL still bounds them). */
+#define STORE_TAG "store" /* every entry: bumped when the database changes */
+
 static void fill_tags(fa_cache_fill *f, const char *tags) {
+    fa_cache_fill_tag(f, STORE_TAG);
     const char *p = tags;
     while (p && *p) {
         size_t n = strcspn(p, " ");
@@ -154,7 +162,10 @@ static int encode(void *ud, const char *coding, fa_http_response *resp) {
     return FA_EINVAL;
 }
 
+static void store_changed(void *ud) { fa_l1_bump_tag(ud, STORE_TAG); }
+
 void fa_api_l1_hooks(struct fa_l1 *l1, fa_api_hooks *hooks) {
+    hooks->store_changed = store_changed;
     hooks->ud = l1;
     hooks->cache_get = cache_get;
     hooks->cache_put = cache_put;

@@ -41,8 +41,9 @@ static void help(FILE *out) {
             "  --max-header-bytes N   larger request heads get 431 (default 16384)\n"
             "  --max-body-bytes N     larger request bodies get 413 (default 1048576)\n"
             "  --l1-bytes N           in-process response cache budget in bytes (default 67108864)\n"
-            "  --l1-max-ttl S         keep a cached response at most S seconds (default 5): another\n"
-            "                         process's re-import is seen within S seconds\n"
+            "  --l1-max-ttl S         keep a cached response at most S seconds (default: as long as\n"
+            "                         its Cache-Control s-maxage; a change to the database by any\n"
+            "                         process empties the cache within 0.25 s)\n"
             "  --no-l1                no in-process response cache\n"
             "  -h, --help             show this help\n"
             "\n"
@@ -177,7 +178,7 @@ int fa_cmd_serve(int argc, char **argv) {
     fa_server_config_default(&sc);
     serve_opts o = {NULL, 1, {0}};
     fa_l1_config_default(&o.l1c);
-    o.l1c.max_ttl_s = 5;
+    o.l1c.max_ttl_s = 0; /* no cap: entries go when the database changes (store_changed) */
     const char *env;
     double v;
     if ((env = getenv("FA_HOST")) && *env) sc.host = env;

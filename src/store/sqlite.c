@@ -94,6 +94,7 @@ static const sq_query queries[FA_SQ_COUNT] = {
                             "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                             "name = 'schema_migrations'), (SELECT count(*) FROM sqlite_schema)"},
     [FA_SQ_SCHEMA_VERSION] = {"schema_version", 'r', "SELECT ifnull(max(version), 0) FROM schema_migrations"},
+    [FA_SQ_DATA_VERSION] = {"data_version", 'b', "PRAGMA data_version"},
     [FA_SQ_MIGRATION_APPLIED] = {"migration_applied", 'r',
                                  "SELECT version FROM schema_migrations WHERE version = ?1"},
     [FA_SQ_MIGRATION_RECORD] = {"migration_record", 'w',
@@ -354,6 +355,13 @@ static int sq_schema_version(void *be, int *version) {
     return rc;
 }
 
+static int sq_data_version(void *be, int64_t *version) {
+    fa_sq *s = be;
+    sqlite3_stmt *st = fa_sq_stmt(s, FA_SQ_DATA_VERSION);
+    if (!st) return fa_err_code();
+    return fa_sq_step_id(s, st, "reading the data version", version);
+}
+
 static int migration_applied(fa_sq *s, int version, int *applied) {
     int has = 0, rc = schema_probe(s, &has, NULL);
     *applied = 0;
@@ -536,6 +544,7 @@ const fa_store_backend fa_store_sqlite_backend = {
     .close = sq_close,
     .migrate = sq_migrate,
     .schema_version = sq_schema_version,
+    .data_version = sq_data_version,
     .explain = sq_explain,
     .import_begin = fa_sq_import_begin,
     .import_sink = fa_sq_import_sink,

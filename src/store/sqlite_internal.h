@@ -23,6 +23,7 @@ typedef enum fa_sq_id {
     /* schema */
     FA_SQ_SCHEMA_PROBE,
     FA_SQ_SCHEMA_VERSION,
+    FA_SQ_DATA_VERSION,
     FA_SQ_MIGRATION_APPLIED,
     FA_SQ_MIGRATION_RECORD,
     /* import */

@@ -86,6 +86,8 @@ int fa_store_migrate(fa_store *s, int *applied) {
 
 int fa_store_schema_version(fa_store *s, int *version) { return s->be->schema_version(s->h, version); }
 
+int fa_store_data_version(fa_store *s, int64_t *version) { return s->be->data_version(s->h, version); }
+
 int fa_store_explain(fa_store *s, FILE *out, int *scans) {
     int dummy;
     return s->be->explain(s->h, out, scans ? scans : &dummy);

@@ -33,6 +33,11 @@ void fa_store_close(fa_store *s);
  * *applied = how many ran. */
 int fa_store_migrate(fa_store *s, int *applied);
 int fa_store_schema_version(fa_store *s, int *version);
+/* A number that changes whenever another connection (another process's
+ * import, say) has committed to the database since this handle last
+ * looked: cheap enough to ask on every request (SQLite: PRAGMA
+ * data_version). Compare successive values; the value itself means nothing. */
+int fa_store_data_version(fa_store *s, int64_t *version);
 /* Prints EXPLAIN QUERY PLAN for every named query to out; *scans = number of
  * queries that scan a table without an index. */
 int fa_store_explain(fa_store *s, FILE *out, int *scans);

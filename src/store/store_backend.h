@@ -21,6 +21,7 @@ typedef struct fa_store_backend {
     void (*close)(void *be);
     int (*migrate)(void *be, int *applied);
     int (*schema_version)(void *be, int *version);
+    int (*data_version)(void *be, int64_t *version);
     int (*explain)(void *be, FILE *out, int *scans);
 
     int (*import_begin)(void *be, void **imp);

@@ -174,6 +174,35 @@ static void test_l1_and_encodings(void **state) {
     close(fd);
 }
 
+/* The number after "key": in a JSON text (first occurrence), or -1. */
+static long json_int_after(const char *text, const char *key) {
+    const char *p = strstr(text, key);
+    return p ? atol(p + strlen(key)) : -1;
+}
+
+/* A re-import by another process (here with a different pass-string
+ * threshold) is seen by the server's cache within its 0.25 s check. */
+static void test_reimport_invalidates_l1(void **state) {
+    server *s = need(state);
+    static char buf[1 << 20];
+    int fd = connect_to(s->port);
+    const char *req = "GET /v1/matches/1/stats HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(roundtrip(fd, req, buf, sizeof buf), 200);
+    assert_int_equal(roundtrip(fd, req, buf, sizeof buf), 200); /* now from the cache */
+    long before = json_int_after(buf, "\"pass_strings\":");
+    assert_true(before > 0);
+    char db[4200], args[8800];
+    snprintf(db, sizeof db, "%s/fa.db", s->dir);
+    snprintf(args, sizeof args, "import --quiet --db '%s' --set pass_string_min=8 '%s'", db,
+             fa_test_data("events/statsbomb/15986_event.json"));
+    assert_int_equal(fa_test_run_cli(args, NULL, NULL), 0);
+    usleep(400 * 1000);
+    assert_int_equal(roundtrip(fd, req, buf, sizeof buf), 200);
+    long after = json_int_after(buf, "\"pass_strings\":");
+    assert_true(after >= 0 && after < before); /* fewer strings of >= 8 passes than of >= 3 */
+    close(fd);
+}
+
 static void test_sigterm_exits_cleanly(void **state) {
     server *s = need(state);
     assert_int_equal(kill(s->pid, SIGTERM), 0);
@@ -188,6 +217,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_and_conditional),
         cmocka_unit_test(test_l1_and_encodings),
+        cmocka_unit_test(test_reimport_invalidates_l1),
         cmocka_unit_test(test_sigterm_exits_cleanly),
     };
     return cmocka_run_group_tests(tests, start, stop);
