@@ -20,8 +20,8 @@ static void test_help_and_version(void **state) {
     expect_run("--help", 0, "usage: footanalytics", NULL);
     expect_run("--help", 0, "exit status", NULL);
     expect_run("--version", 0, "footanalytics 0.", NULL);
-    const char *cmds[] = {"import", "matches", "events", "db"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *cmds[] = {"import", "matches", "events", "db", "stats", "report", "serve"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char args[64];
         snprintf(args, sizeof args, "%s --help", cmds[i]);
         char want[64];
