@@ -27,58 +27,44 @@ typedef struct lr_fuzz_state {
     int64_t last_frame;
 } lr_fuzz_state;
 
-static void lr_fuzz_check(int ok) {
-    if (!ok) __builtin_trap();
-}
-
-static void lr_fuzz_check_str(const char *s, size_t cap) {
-    size_t n = strnlen(s, cap);
-    lr_fuzz_check(n < cap && fa_utf8_valid(s, n, NULL));
-}
-
-static void lr_fuzz_check_xy(double x, double y) {
-    lr_fuzz_check(isnan(x) == isnan(y));
-    lr_fuzz_check(isnan(x) || (fabs(x) <= LR_FUZZ_MAX_X + 1e-3 && fabs(y) <= LR_FUZZ_MAX_Y + 1e-3));
-}
-
 static int lr_fuzz_match(void *ud, const fa_match *m) {
     lr_fuzz_state *st = ud;
-    lr_fuzz_check(!st->ended);
+    fuzz_check(!st->ended);
     if (st->begun) st->ended = 1;
     st->begun = 1;
-    lr_fuzz_check(m->provider == FA_PROVIDER_LASTROW && m->frame_rate == 20.0);
-    lr_fuzz_check_str(m->id, sizeof m->id);
-    lr_fuzz_check_str(m->source, sizeof m->source);
+    fuzz_check(m->provider == FA_PROVIDER_LASTROW && m->frame_rate == 20.0);
+    fuzz_check_str(m->id, sizeof m->id);
+    fuzz_check_str(m->source, sizeof m->source);
     for (int k = 0; k < 2; k++) {
-        lr_fuzz_check_str(m->teams[k].id, sizeof m->teams[k].id);
-        lr_fuzz_check_str(m->teams[k].name, sizeof m->teams[k].name);
-        lr_fuzz_check(m->score[k] >= -1 && m->score[k] <= 99);
+        fuzz_check_str(m->teams[k].id, sizeof m->teams[k].id);
+        fuzz_check_str(m->teams[k].name, sizeof m->teams[k].name);
+        fuzz_check(m->score[k] >= -1 && m->score[k] <= 99);
     }
     return 0;
 }
 
 static int lr_fuzz_player(void *ud, const fa_player *p) {
     lr_fuzz_state *st = ud;
-    lr_fuzz_check(st->begun && !st->ended && st->last_frame < 0);
-    lr_fuzz_check(p->side == FA_SIDE_HOME || p->side == FA_SIDE_AWAY);
-    lr_fuzz_check(p->id[0] != '\0' && p->shirt >= -1 && p->shirt <= 999);
-    lr_fuzz_check_str(p->id, sizeof p->id);
-    lr_fuzz_check_str(p->name, sizeof p->name);
+    fuzz_check(st->begun && !st->ended && st->last_frame < 0);
+    fuzz_check(p->side == FA_SIDE_HOME || p->side == FA_SIDE_AWAY);
+    fuzz_check(p->id[0] != '\0' && p->shirt >= -1 && p->shirt <= 999);
+    fuzz_check_str(p->id, sizeof p->id);
+    fuzz_check_str(p->name, sizeof p->name);
     return 0;
 }
 
 static int lr_fuzz_frame(void *ud, const fa_frame *f) {
     lr_fuzz_state *st = ud;
-    lr_fuzz_check(st->begun && !st->ended && f->frame > st->last_frame);
+    fuzz_check(st->begun && !st->ended && f->frame > st->last_frame);
     st->last_frame = f->frame;
-    lr_fuzz_check(f->period == 1 && f->t == (double)f->frame / 20.0);
-    lr_fuzz_check(f->n <= FA_FRAME_MAX_PLAYERS && (f->n == 0 || f->players));
-    lr_fuzz_check_xy(f->ball_x, f->ball_y);
+    fuzz_check(f->period == 1 && f->t == (double)f->frame / 20.0);
+    fuzz_check(f->n <= FA_FRAME_MAX_PLAYERS && (f->n == 0 || f->players));
+    fuzz_check_xy(f->ball_x, f->ball_y, (LR_FUZZ_MAX_X + 1e-3), (LR_FUZZ_MAX_Y + 1e-3));
     for (size_t i = 0; i < f->n; i++) {
-        lr_fuzz_check(f->players[i].player_id && f->players[i].player_id[0]);
-        lr_fuzz_check(f->players[i].side == FA_SIDE_HOME || f->players[i].side == FA_SIDE_AWAY);
-        lr_fuzz_check(!isnan(f->players[i].x));
-        lr_fuzz_check_xy(f->players[i].x, f->players[i].y);
+        fuzz_check(f->players[i].player_id && f->players[i].player_id[0]);
+        fuzz_check(f->players[i].side == FA_SIDE_HOME || f->players[i].side == FA_SIDE_AWAY);
+        fuzz_check(!isnan(f->players[i].x));
+        fuzz_check_xy(f->players[i].x, f->players[i].y, (LR_FUZZ_MAX_X + 1e-3), (LR_FUZZ_MAX_Y + 1e-3));
     }
     return 0;
 }
@@ -90,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_memfile(0, data, size);
     if (!path) return 0;
     int rc = fa_lastrow_import(path, &sink);
-    lr_fuzz_check(rc != 0 || st.ended);
-    lr_fuzz_check(rc == 0 || fa_err_msg()[0] != '\0');
+    fuzz_check(rc != 0 || st.ended);
+    fuzz_check(rc == 0 || fa_err_msg()[0] != '\0');
     fa_err_clear();
     return 0;
 }

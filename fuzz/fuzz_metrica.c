@@ -21,77 +21,49 @@
 #define MX_FUZZ_MAX_X (1.5 * 105.0)
 #define MX_FUZZ_MAX_Y (1.5 * 68.0)
 
-static void mx_fuzz_check(int ok) {
-    if (!ok) __builtin_trap();
-}
-
-static void mx_fuzz_check_str(const char *s, size_t cap) {
-    size_t n = strnlen(s, cap);
-    mx_fuzz_check(n < cap && fa_utf8_valid(s, n, NULL));
-}
-
-static void mx_fuzz_check_xy(double x, double y) {
-    mx_fuzz_check(isnan(x) == isnan(y));
-    mx_fuzz_check(isnan(x) || (fabs(x) <= MX_FUZZ_MAX_X && fabs(y) <= MX_FUZZ_MAX_Y));
-}
-
-static void mx_fuzz_check_side(fa_side s) { mx_fuzz_check(s == FA_SIDE_HOME || s == FA_SIDE_AWAY); }
+static void mx_fuzz_check_side(fa_side s) { fuzz_check(s == FA_SIDE_HOME || s == FA_SIDE_AWAY); }
 
 static int mx_fuzz_event(void *ud, const fa_event *e) {
     (void)ud;
-    mx_fuzz_check(e->period >= 1 && e->period <= 5 && isfinite(e->t) && e->t >= 0);
-    mx_fuzz_check_side(e->side);
-    mx_fuzz_check(e->kind >= 0 && e->kind < FA_EV_COUNT);
-    mx_fuzz_check(e->success >= -1 && e->success <= 1 && (e->goal == 0 || e->goal == 1));
-    mx_fuzz_check(isnan(e->duration) || e->duration >= 0);
-    mx_fuzz_check_xy(e->x, e->y);
-    mx_fuzz_check_xy(e->end_x, e->end_y);
-    mx_fuzz_check_str(e->type, sizeof e->type);
-    mx_fuzz_check_str(e->subtype, sizeof e->subtype);
-    mx_fuzz_check_str(e->outcome, sizeof e->outcome);
-    mx_fuzz_check_str(e->body_part, sizeof e->body_part);
-    mx_fuzz_check_str(e->pass_type, sizeof e->pass_type);
-    mx_fuzz_check_str(e->player_id, sizeof e->player_id);
-    mx_fuzz_check_str(e->recipient_id, sizeof e->recipient_id);
-    mx_fuzz_check_str(e->provider_id, sizeof e->provider_id);
+    fuzz_check_event(e, MX_FUZZ_MAX_X, MX_FUZZ_MAX_Y);
     return 0;
 }
 
 static int mx_fuzz_player(void *ud, const fa_player *p) {
     (void)ud;
     mx_fuzz_check_side(p->side);
-    mx_fuzz_check(isnan(p->minutes) && p->shirt >= -1 && p->shirt <= 999);
-    mx_fuzz_check(p->id[0] != '\0');
-    mx_fuzz_check_str(p->id, sizeof p->id);
-    mx_fuzz_check_str(p->name, sizeof p->name);
+    fuzz_check(isnan(p->minutes) && p->shirt >= -1 && p->shirt <= 999);
+    fuzz_check(p->id[0] != '\0');
+    fuzz_check_str(p->id, sizeof p->id);
+    fuzz_check_str(p->name, sizeof p->name);
     return 0;
 }
 
 static int mx_fuzz_frame(void *ud, const fa_frame *f) {
     (void)ud;
-    mx_fuzz_check(f->period >= 1 && f->period <= 5 && isfinite(f->t) && f->t >= 0 && f->frame >= 0);
-    mx_fuzz_check(f->n <= FA_FRAME_MAX_PLAYERS && (f->n == 0 || f->players));
-    mx_fuzz_check_xy(f->ball_x, f->ball_y);
+    fuzz_check(f->period >= 1 && f->period <= 5 && isfinite(f->t) && f->t >= 0 && f->frame >= 0);
+    fuzz_check(f->n <= FA_FRAME_MAX_PLAYERS && (f->n == 0 || f->players));
+    fuzz_check_xy(f->ball_x, f->ball_y, MX_FUZZ_MAX_X, MX_FUZZ_MAX_Y);
     for (size_t i = 0; i < f->n; i++) {
-        mx_fuzz_check(f->players[i].player_id && f->players[i].player_id[0]);
+        fuzz_check(f->players[i].player_id && f->players[i].player_id[0]);
         mx_fuzz_check_side(f->players[i].side);
-        mx_fuzz_check(!isnan(f->players[i].x) && !isnan(f->players[i].y));
-        mx_fuzz_check_xy(f->players[i].x, f->players[i].y);
+        fuzz_check(!isnan(f->players[i].x) && !isnan(f->players[i].y));
+        fuzz_check_xy(f->players[i].x, f->players[i].y, MX_FUZZ_MAX_X, MX_FUZZ_MAX_Y);
     }
     return 0;
 }
 
 static int mx_fuzz_match(void *ud, const fa_match *m) {
     (void)ud;
-    mx_fuzz_check(m->provider == FA_PROVIDER_METRICA);
-    mx_fuzz_check_str(m->id, sizeof m->id);
-    mx_fuzz_check_str(m->source, sizeof m->source);
+    fuzz_check(m->provider == FA_PROVIDER_METRICA);
+    fuzz_check_str(m->id, sizeof m->id);
+    fuzz_check_str(m->source, sizeof m->source);
     for (int k = 0; k < 2; k++) {
-        mx_fuzz_check_str(m->teams[k].id, sizeof m->teams[k].id);
-        mx_fuzz_check_str(m->teams[k].name, sizeof m->teams[k].name);
-        mx_fuzz_check(m->score[k] >= -1);
+        fuzz_check_str(m->teams[k].id, sizeof m->teams[k].id);
+        fuzz_check_str(m->teams[k].name, sizeof m->teams[k].name);
+        fuzz_check(m->score[k] >= -1);
     }
-    mx_fuzz_check(m->frame_rate >= 0 && isfinite(m->frame_rate));
+    fuzz_check(m->frame_rate >= 0 && isfinite(m->frame_rate));
     return 0;
 }
 

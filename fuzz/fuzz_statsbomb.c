@@ -21,58 +21,29 @@
 #define SB_FUZZ_MAX_X (130.0 / 120.0 * 105.0)
 #define SB_FUZZ_MAX_Y (90.0 / 80.0 * 68.0)
 
-static void sb_fuzz_check(int ok) {
-    if (!ok) __builtin_trap();
-}
-
-static void sb_fuzz_check_str(const char *s, size_t cap) {
-    size_t n = strnlen(s, cap);
-    sb_fuzz_check(n < cap && fa_utf8_valid(s, n, NULL));
-}
-
-static void sb_fuzz_check_xy(double x, double y) {
-    sb_fuzz_check(isnan(x) == isnan(y));
-    sb_fuzz_check(isnan(x) || (fabs(x) <= SB_FUZZ_MAX_X && fabs(y) <= SB_FUZZ_MAX_Y));
-}
-
 static int sb_fuzz_event(void *ud, const fa_event *e) {
     (void)ud;
-    sb_fuzz_check(e->period >= 1 && e->period <= 5 && e->t >= 0 && isfinite(e->t));
-    sb_fuzz_check(e->side == FA_SIDE_HOME || e->side == FA_SIDE_AWAY);
-    sb_fuzz_check(e->kind >= 0 && e->kind < FA_EV_COUNT);
-    sb_fuzz_check(e->success >= -1 && e->success <= 1 && (e->goal == 0 || e->goal == 1));
-    sb_fuzz_check(isnan(e->duration) || e->duration >= 0);
-    sb_fuzz_check_xy(e->x, e->y);
-    sb_fuzz_check_xy(e->end_x, e->end_y);
-    sb_fuzz_check_str(e->type, sizeof e->type);
-    sb_fuzz_check_str(e->subtype, sizeof e->subtype);
-    sb_fuzz_check_str(e->outcome, sizeof e->outcome);
-    sb_fuzz_check_str(e->body_part, sizeof e->body_part);
-    sb_fuzz_check_str(e->pass_type, sizeof e->pass_type);
-    sb_fuzz_check_str(e->player_id, sizeof e->player_id);
-    sb_fuzz_check_str(e->recipient_id, sizeof e->recipient_id);
-    sb_fuzz_check_str(e->provider_id, sizeof e->provider_id);
-    sb_fuzz_check_str(e->related, sizeof e->related);
+    fuzz_check_event(e, SB_FUZZ_MAX_X, SB_FUZZ_MAX_Y);
     return 0;
 }
 
 static int sb_fuzz_player(void *ud, const fa_player *p) {
     (void)ud;
-    sb_fuzz_check(p->side == FA_SIDE_HOME || p->side == FA_SIDE_AWAY);
-    sb_fuzz_check(isfinite(p->minutes) && p->minutes >= 0);
-    sb_fuzz_check(p->starter == 0 || p->starter == 1);
-    sb_fuzz_check_str(p->id, sizeof p->id);
-    sb_fuzz_check_str(p->name, sizeof p->name);
-    sb_fuzz_check_str(p->position, sizeof p->position);
+    fuzz_check(p->side == FA_SIDE_HOME || p->side == FA_SIDE_AWAY);
+    fuzz_check(isfinite(p->minutes) && p->minutes >= 0);
+    fuzz_check(p->starter == 0 || p->starter == 1);
+    fuzz_check_str(p->id, sizeof p->id);
+    fuzz_check_str(p->name, sizeof p->name);
+    fuzz_check_str(p->position, sizeof p->position);
     return 0;
 }
 
 static int sb_fuzz_match(void *ud, const fa_match *m) {
     (void)ud;
-    sb_fuzz_check_str(m->id, sizeof m->id);
-    sb_fuzz_check_str(m->teams[0].name, sizeof m->teams[0].name);
-    sb_fuzz_check_str(m->teams[1].name, sizeof m->teams[1].name);
-    sb_fuzz_check(m->score[0] >= -1 && m->score[1] >= -1);
+    fuzz_check_str(m->id, sizeof m->id);
+    fuzz_check_str(m->teams[0].name, sizeof m->teams[0].name);
+    fuzz_check_str(m->teams[1].name, sizeof m->teams[1].name);
+    fuzz_check(m->score[0] >= -1 && m->score[1] >= -1);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef FA_FUZZ_UTIL_H
 #define FA_FUZZ_UTIL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,46 @@ static inline size_t fuzz_split(const uint8_t *data, size_t size, const uint8_t 
     *second = data + size;
     *second_len = 0;
     return size;
+}
+
+/* Invariant checks for what a parser emits: a broken promise traps, so the
+ * fuzzer reports it like a crash. */
+static inline void fuzz_check(int ok) {
+    if (!ok) __builtin_trap();
+}
+
+/* A fixed-size field: NUL-terminated within cap, valid UTF-8. */
+static inline void fuzz_check_str(const char *s, size_t cap) {
+    size_t n = strnlen(s, cap);
+    fuzz_check(n < cap && fa_utf8_valid(s, n, NULL));
+}
+
+/* A point: both coordinates known or both NAN, within +-max of the centre. */
+static inline void fuzz_check_xy(double x, double y, double max_x, double max_y) {
+    fuzz_check(isnan(x) == isnan(y));
+    fuzz_check(isnan(x) || (fabs(x) <= max_x && fabs(y) <= max_y));
+}
+
+/* What every event parser promises of an event (model.h): a period of 1..5,
+ * a finite non-negative time, a team, a known kind, 0/1 flags, points near
+ * the pitch, and well-formed strings. */
+static inline void fuzz_check_event(const fa_event *e, double max_x, double max_y) {
+    fuzz_check(e->period >= 1 && e->period <= 5 && isfinite(e->t) && e->t >= 0);
+    fuzz_check(e->side == FA_SIDE_HOME || e->side == FA_SIDE_AWAY);
+    fuzz_check(e->kind >= 0 && e->kind < FA_EV_COUNT);
+    fuzz_check(e->success >= -1 && e->success <= 1 && (e->goal == 0 || e->goal == 1));
+    fuzz_check(isnan(e->duration) || e->duration >= 0);
+    fuzz_check_xy(e->x, e->y, max_x, max_y);
+    fuzz_check_xy(e->end_x, e->end_y, max_x, max_y);
+    fuzz_check_str(e->type, sizeof e->type);
+    fuzz_check_str(e->subtype, sizeof e->subtype);
+    fuzz_check_str(e->outcome, sizeof e->outcome);
+    fuzz_check_str(e->body_part, sizeof e->body_part);
+    fuzz_check_str(e->pass_type, sizeof e->pass_type);
+    fuzz_check_str(e->player_id, sizeof e->player_id);
+    fuzz_check_str(e->recipient_id, sizeof e->recipient_id);
+    fuzz_check_str(e->provider_id, sizeof e->provider_id);
+    fuzz_check_str(e->related, sizeof e->related);
 }
 
 /* A sink that touches every field, so the sanitizers see every byte. */
