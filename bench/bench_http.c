@@ -73,7 +73,8 @@ struct fa_api_thread {
     const char *body;
 };
 
-static fa_api_thread *bench_thread_init(void *ud, int loop_index) {
+static fa_api_thread *bench_thread_init(void *ud, int loop_index, const struct fa_io_loop *io) {
+    (void)io;
     (void)loop_index;
     fa_api_thread *t = fa_calloc(1, sizeof *t);
     if (t) t->body = ud;
@@ -446,7 +447,7 @@ int main(int argc, char **argv) {
     fa_server_config_default(&cfg);
     cfg.port = 0;
     cfg.loops = 1;
-    fa_api_callbacks cb = {body, bench_thread_init, bench_thread_free, bench_handle};
+    fa_api_callbacks cb = {body, bench_thread_init, bench_thread_free, bench_handle, NULL, NULL};
     fa_server *srv = fa_server_start(&cfg, &cb);
     if (!srv) {
         fprintf(stderr, "fa_server_start: %s\n", fa_err_msg());

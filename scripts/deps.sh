@@ -12,8 +12,12 @@ packages=(
   libcmocka-dev sqlite3
   # optional backends, auto-detected by CMake (issues 4 and later use them)
   libpq-dev libhiredis-dev
+  # HTTP/2 (nghttp2) and TLS with ALPN (OpenSSL) for `serve`
+  libnghttp2-dev libssl-dev openssl
+  # servers the integration tests start on loopback
+  redis-server
   # benchmarks
-  hyperfine wrk nginx-light
+  hyperfine wrk nginx-light nghttp2-client
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -56,7 +56,14 @@ typedef struct fa_http_request {
     fa_http_header headers[FA_HTTP_MAX_HEADERS];
     fa_strv body;
     uint64_t id;    /* request id, unique per process, for logs */
+    char peer[48];  /* the client's address ("127.0.0.1", "::1"), "" when unknown */
+    int version;    /* 1 (HTTP/1.x) or 2 (HTTP/2) */
 } fa_http_request;
+
+/* A deep copy of r in one allocation (release it with free()), whose views
+ * point into the copy: what a handler that defers keeps of its request.
+ * NULL with FA_ENOMEM. */
+fa_http_request *fa_http_request_clone(const fa_http_request *r);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const fa_strv *fa_http_header_get(const fa_http_request *r, const char *name);
@@ -76,22 +83,53 @@ typedef struct fa_http_response {
     size_t body_ref_len;            /*     that stays valid until release() is called */
     void (*release)(void *ud);      /* called when body_ref is no longer needed (may be NULL) */
     void *release_ud;
+    struct fa_http_slot *slot;      /* the server's: which request this answers (fa_http_defer) */
 } fa_http_response;
 
 /* Adds a response header; FA_ELIMIT when full or too long. */
 int fa_http_response_header(fa_http_response *resp, const char *name, const char *value);
 
+/* Deferred responses, for a handler that must wait for something (an L2
+ * lookup on the loop's Redis connection) without blocking its loop.
+ * Inside handle() (and only there: resp must be the one handle() got), fa_http_defer(resp) returns a token and the handler
+ * returns at once; the request's views (fa_strv) die then, so it copies
+ * what it needs first. The server keeps the connection's place in its
+ * response order (HTTP/1.1 answers pipelined requests in order, so later
+ * ones wait; HTTP/2 streams go on). Later, on the same loop thread, the
+ * owner fills fa_http_deferred_response(d) - status, headers, body, as in
+ * handle() - and calls fa_http_deferred_done(d) exactly once, which sends
+ * it and frees d. If the connection died meanwhile, done only frees.
+ * NULL with FA_ENOMEM (then answer synchronously). */
+typedef struct fa_http_deferred fa_http_deferred;
+fa_http_deferred *fa_http_defer(fa_http_response *resp);
+fa_http_response *fa_http_deferred_response(fa_http_deferred *d);
+/* Sends and frees. Not from inside a handle() call (answer that request
+ * synchronously instead): from the loop's I/O callbacks or its tick. */
+void fa_http_deferred_done(fa_http_deferred *d);
+
 /* The application the server runs. */
 typedef struct fa_api_app fa_api_app;
 typedef struct fa_api_thread fa_api_thread;
 
+struct fa_io_loop; /* net/net.h */
+
 typedef struct fa_api_callbacks {
     void *ud;
-    /* Per loop thread: create its state (e.g. open a store handle). */
-    fa_api_thread *(*thread_init)(void *ud, int loop_index);
+    /* Per loop thread: create its state (e.g. open a store handle). io is
+     * the loop's fd watching and clock, for I/O the application does on
+     * the loop (valid until thread_free, on this thread only). */
+    fa_api_thread *(*thread_init)(void *ud, int loop_index, const struct fa_io_loop *io);
     void (*thread_free)(fa_api_thread *t);
-    /* Handle one request: fill resp (status, content type, body, headers). */
+    /* Handle one request: fill resp (status, content type, body, headers),
+     * or defer it (fa_http_defer). */
     void (*handle)(fa_api_thread *t, const fa_http_request *req, fa_http_response *resp);
+    /* Called on every loop iteration (may be NULL): the application's
+     * timers. Returns the seconds until it next needs calling, < 0 when it
+     * has nothing pending (the loop then sleeps until I/O). */
+    double (*tick)(fa_api_thread *t, double now);
+    /* The loop stops (drain): close remote connections, answer what is
+     * deferred. May be NULL. */
+    void (*draining)(fa_api_thread *t);
 } fa_api_callbacks;
 
 typedef struct fa_server_config {
@@ -104,6 +142,10 @@ typedef struct fa_server_config {
     double idle_timeout_s;     /* 30: idle keep-alive connections are closed */
     double header_timeout_s;   /* 10: a request's headers must arrive within (slowloris) */
     double drain_timeout_s;    /* 10: on shutdown, in-flight requests get this long */
+    int http2;                 /* 1: HTTP/2 too - cleartext h2c (prior knowledge and Upgrade), and
+                                * over TLS when ALPN picks "h2"; 0: HTTP/1.1 only */
+    const char *tls_cert;      /* both set: every connection is TLS (1.2+), certificate chain (PEM) */
+    const char *tls_key;       /*   and its private key (PEM); NULL: cleartext */
 } fa_server_config;
 
 void fa_server_config_default(fa_server_config *c);
@@ -127,23 +169,50 @@ void fa_server_wait_free(fa_server *s);
  * use, so the server can start before the database exists: /readyz says
  * when it answers). */
 
+/* How the application asks a cache to compute a response once: run()
+ * executes the request's handler into resp with its caching headers and
+ * says how long the result may be kept (*ttl_s, its s-maxage; <= 0: not
+ * kept) and what it depends on (*tags, space-separated surrogate keys). */
+typedef struct fa_api_compute {
+    void (*run)(void *ctx, fa_http_response *resp, int *ttl_s, const char **tags);
+    void *ctx;
+} fa_api_compute;
+
 /* What other modules plug into the application; every member may be NULL.
  * Hooks are called from every loop thread at once: they must be
- * thread-safe. Order of a GET's response: route -> cache_get (hit) or handler -> ETag of
- * the identity body -> cache_put -> coding_pick -> If-None-Match (304) ->
- * encode. */
+ * thread-safe; `tc` is the calling loop's own cache state. A GET on a
+ * cacheable route goes: cache_lookup (L1 hit) -> else cache_remote (L2,
+ * asynchronous: the request is deferred) -> else cache_fill (the handler,
+ * coalesced) -> coding_pick -> If-None-Match (304) -> encode. key = path,
+ * plus '?' and the raw query when there is one. */
 typedef struct fa_api_hooks {
     void *ud;
-    /* L1 cache (src/cache). key = path, plus '?' and the raw query when there
-     * is one. On a hit, fills resp with a representation cache_put was given
-     * (status 200, content_type, body or body_ref, its headers: ETag,
-     * Cache-Control, Vary, Surrogate-Key) and returns 1; else returns 0. */
-    int (*cache_get)(void *ud, const char *key, fa_http_response *resp);
-    /* Offers a fresh 200 identity response for keeping ttl_s seconds (its
-     * s-maxage), tagged with space-separated surrogate keys for purging. It
-     * may replace resp's body by a reference to the kept copy of the same
-     * bytes (so coding_pick/encode can serve its precompressed variants). */
-    void (*cache_put)(void *ud, const char *key, fa_http_response *resp, int ttl_s, const char *tags);
+    /* Per loop: the cache's state for that loop (e.g. its Redis
+     * connection, on io). May return NULL (no per-loop state). */
+    void *(*cache_thread_init)(void *ud, int loop_index, const struct fa_io_loop *io);
+    void (*cache_thread_free)(void *ud, void *tc);
+    /* The loop's timers: as fa_api_callbacks.tick. */
+    double (*cache_tick)(void *ud, void *tc, double now);
+    /* L1: fills resp from memory (status, content type, body by reference,
+     * the kept headers: ETag, Cache-Control, Vary, Surrogate-Key) and
+     * returns 1, or returns 0 on a miss. Never waits. */
+    int (*cache_lookup)(void *ud, const char *key, fa_http_response *resp);
+    /* L2: starts an asynchronous lookup on the calling loop. Returns 1 when
+     * started: found(arg, hit) is then called exactly once, later, on this
+     * loop's thread, with hit non-NULL when the shared cache had the key
+     * (the caller passes it to cache_apply). Returns 0 when no lookup was
+     * started (no L2, breaker open, not connected): go on without it. */
+    int (*cache_remote)(void *ud, void *tc, const char *key, void (*found)(void *arg, void *hit), void *arg);
+    /* Fills resp from a remote hit, as cache_lookup does, and releases the
+     * hit (resp NULL: only releases). */
+    void (*cache_apply)(void *ud, void *hit, fa_http_response *resp);
+    /* Computes key's response with compute, once for all concurrent
+     * callers in the process (the others wait and get the same response,
+     * errors included), keeps a 200 with ttl_s > 0 (in L1, and in L2
+     * through tc), and leaves the response in resp (its body by reference
+     * to the kept bytes, so encode can send a precompressed variant). */
+    void (*cache_fill)(void *ud, void *tc, const char *key, fa_http_response *resp,
+                       const fa_api_compute *compute);
     /* Content coding for this request ("br", "gzip"), NULL for identity.
      * The app appends it to the ETag ("\"<hash>-br\""), so each
      * representation has its own strong tag, before answering If-None-Match. */
@@ -154,16 +223,30 @@ typedef struct fa_api_hooks {
     /* The database changed under this loop's store handle (another
      * process imported or re-imported): drop whatever was cached from it. */
     void (*store_changed)(void *ud);
+    /* Invalidates every cached response depending on any of the tags, in
+     * this process and (through L2) on every node. 0, or < 0 with the
+     * error set (L2 unreachable: the local part is done all the same). */
+    int (*purge)(void *ud, const char *const *tags, size_t n);
     /* GET /metrics and GET /v1/alerts (src/obs); NULL answers 503. */
     void (*metrics)(void *ud, const fa_http_request *req, fa_http_response *resp);
     void (*alerts)(void *ud, const fa_http_request *req, fa_http_response *resp);
 } fa_api_hooks;
+
+struct fa_api_keys;  /* api/security.h */
+struct fa_ratelimit; /* api/security.h */
 
 typedef struct fa_api_app_config {
     /* A match whose import is at least this old counts as settled and is
      * cached long (see http_cache.c for the whole policy); 3600 s. */
     double settle_s;
     fa_api_hooks hooks;
+    /* Security (guard.c), all borrowed and NULL by default. keys: who may
+     * call admin routes (NULL: they answer 403, disabled). limit_ip: a
+     * token bucket per client address on every route but health, readiness
+     * and metrics; limit_key: one per API key name, for requests that
+     * present a key. A refusal is 429 with Retry-After. */
+    const struct fa_api_keys *keys;
+    struct fa_ratelimit *limit_ip, *limit_key;
 } fa_api_app_config;
 
 void fa_api_app_config_default(fa_api_app_config *c);
@@ -181,13 +264,18 @@ fa_api_callbacks fa_api_app_callbacks(fa_api_app *app);
 struct fa_match; /* model.h */
 void fa_api_match_tags(int64_t store_id, const struct fa_match *m, char *out, size_t size);
 
-/* ------------------------------------------------------------ the L1 cache behind the hooks (l1_hooks.c) */
+/* ------------------------------------------------------------ the caches behind the hooks (cache_hooks.c) */
 
-/* Fills hooks' cache_get, cache_put, coding_pick and encode (and ud) so the
- * application keeps fresh 200s in l1 (with their caching headers and
- * surrogate keys as tags) and answers repeats from it, sending the
- * precompressed variant Accept-Encoding picks. The other hooks are kept. */
+/* The response caches the application runs on: an L1 (required) and,
+ * optionally, the shared L2 in Redis. */
 struct fa_l1; /* cache/cache.h */
-void fa_api_l1_hooks(struct fa_l1 *l1, fa_api_hooks *hooks);
+struct fa_l2; /* cache/l2.h */
+typedef struct fa_api_caches fa_api_caches;
+
+/* Makes the caches' state (l1 and l2 borrowed: they must outlive it; l2
+ * may be NULL) and fills every cache hook of hooks (and hooks->ud); the
+ * other hooks are kept. NULL with FA_ENOMEM. */
+fa_api_caches *fa_api_caches_new(struct fa_l1 *l1, struct fa_l2 *l2, fa_api_hooks *hooks);
+void fa_api_caches_free(fa_api_caches *c);
 
 #endif

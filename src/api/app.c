@@ -67,12 +67,13 @@ void fa_api_app_free(fa_api_app *app) {
     free(app);
 }
 
-static fa_api_thread *thread_init(void *ud, int loop_index) {
+static fa_api_thread *thread_init(void *ud, int loop_index, const struct fa_io_loop *io) {
     fa_api_app *app = ud;
     fa_api_thread *t = fa_calloc(1, sizeof *t);
     if (!t) return NULL;
     t->app = app;
     t->loop_index = loop_index;
+    t->io = io;
     t->arena = fa_arena_new(ARENA_BLOCK);
     if (!t->arena) {
         free(t);
@@ -81,36 +82,26 @@ static fa_api_thread *thread_init(void *ud, int loop_index) {
     t->store = fa_store_open(app->db_path, 0, 0);
     if (!t->store)
         fa_log(FA_LOG_WARN, "api: store not available yet", "loop=%d error=\"%s\"", loop_index, fa_err_msg());
+    const fa_api_hooks *h = &app->cfg.hooks;
+    if (h->cache_thread_init && io) t->tc = h->cache_thread_init(h->ud, loop_index, io);
+    fa_err_clear();
     return t;
 }
 
 static void thread_free(fa_api_thread *t) {
     if (!t) return;
+    const fa_api_hooks *h = &t->app->cfg.hooks;
+    /* First the cache's loop state: lookups still pending are answered
+     * (from the store) before the store handle goes. */
+    if (h->cache_thread_free && t->tc) h->cache_thread_free(h->ud, t->tc);
     fa_store_close(t->store);
     fa_arena_free(t->arena);
     free(t);
 }
 
-/* A GET the L1 hook can answer: 1 when resp was filled from it. */
-static int from_l1(fa_api_req *r) {
-    const fa_api_hooks *h = &r->t->app->cfg.hooks;
-    const fa_http_request *q = r->http;
-    if (!h->cache_get) return 0;
-    char *key = fa_arena_alloc(r->t->arena, q->path.n + q->query.n + 2);
-    if (!key) return 0;
-    memcpy(key, q->path.p, q->path.n);
-    size_t k = q->path.n;
-    if (q->query.n) {
-        key[k++] = '?';
-        memcpy(key + k, q->query.p, q->query.n);
-        k += q->query.n;
-    }
-    key[k] = '\0';
-    return h->cache_get(h->ud, key, r->resp) == 1;
-}
-
 static void run_handler(fa_api_req *r) {
-    int rc = r->route->get(r);
+    fa_api_handler_fn fn = r->http->method == FA_HTTP_POST ? r->route->post : r->route->get;
+    int rc = fn(r);
     if (rc == 0 || r->problem) return;
     /* A handler that failed without saying why: report what the error state holds. */
     fa_api_fail(r, fa_err_code() ? fa_err_code() : FA_EIO, "answering the request");
@@ -145,27 +136,168 @@ static void check_store_changed(fa_api_thread *t, double now) {
     t->data_version = v;
 }
 
+static void req_init(fa_api_req *r, fa_api_thread *t, const fa_http_request *req, fa_http_response *resp) {
+    memset(r, 0, sizeof *r);
+    r->t = t;
+    r->http = req;
+    r->resp = resp;
+    fa_arena_reset(t->arena);
+    fa_err_clear();
+}
+
+/* ------------------------------------------------------------ the cached path
+ *
+ * A GET on a cacheable route: L1 -> L2 (asynchronous: the request is
+ * deferred while the loop's Redis connection asks, and the copy of the
+ * request kept in a `pending` answers it) -> the handler inside the cache's
+ * fill, so concurrent misses compute once. */
+
+/* The cache key: path, plus '?' and the raw query (in the request arena). */
+static char *cache_key(fa_api_req *r) {
+    const fa_http_request *q = r->http;
+    char *key = fa_arena_alloc(r->t->arena, q->path.n + q->query.n + 2);
+    if (!key) return NULL;
+    memcpy(key, q->path.p, q->path.n);
+    size_t k = q->path.n;
+    if (q->query.n) {
+        key[k++] = '?';
+        memcpy(key + k, q->query.p, q->query.n);
+        k += q->query.n;
+    }
+    key[k] = '\0';
+    return key;
+}
+
+/* fa_api_compute.run: the handler and its caching headers. */
+static void compute_run(void *ctx, fa_http_response *resp, int *ttl_s, const char **tags) {
+    fa_api_req *r = ctx;
+    r->resp = resp;
+    run_handler(r);
+    *ttl_s = fa_api_cache_headers(r);
+    *tags = r->tags;
+}
+
+static void compute_through_cache(fa_api_req *r, const char *key) {
+    const fa_api_hooks *h = &r->t->app->cfg.hooks;
+    fa_api_compute c = {compute_run, r};
+    h->cache_fill(h->ud, r->t->tc, key, r->resp, &c);
+}
+
+/* A request waiting for L2. */
+typedef struct pending {
+    fa_api_thread *t;
+    fa_http_request *req; /* the copy */
+    fa_http_deferred *d;  /* NULL: answered synchronously after all (found only frees) */
+    double t0;
+    char key[];
+} pending;
+
+static void finish_and_observe(fa_api_req *r, double t0) {
+    fa_api_http_finish(r, 1);
+    observe(r, fa_clock_now() - t0);
+    fa_obs_gauge_dec(r->t->app->inflight);
+}
+
+/* L2 answered (hit or not) on the loop's thread: finish the deferred request. */
+static void remote_found(void *arg, void *hit) {
+    pending *p = arg;
+    fa_api_thread *t = p->t;
+    const fa_api_hooks *h = &t->app->cfg.hooks;
+    if (!p->d) {
+        if (hit) h->cache_apply(h->ud, hit, NULL);
+        free(p->req);
+        free(p);
+        return;
+    }
+    fa_http_response *resp = fa_http_deferred_response(p->d);
+    fa_api_req r;
+    req_init(&r, t, p->req, resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    fa_api_route_find(&r); /* found before: fills route and params again */
+    if (hit)
+        h->cache_apply(h->ud, hit, resp);
+    else
+        compute_through_cache(&r, p->key);
+    finish_and_observe(&r, p->t0);
+    fa_http_deferred_done(p->d);
+    free(p->req);
+    free(p);
+}
+
+/* Starts an L2 lookup and defers the request: 1 when deferred. */
+static int ask_remote(fa_api_req *r, const char *key, double t0) {
+    const fa_api_hooks *h = &r->t->app->cfg.hooks;
+    if (!h->cache_remote || !r->t->tc) return 0;
+    size_t klen = strlen(key);
+    pending *p = fa_malloc(sizeof *p + klen + 1);
+    fa_http_request *copy = p ? fa_http_request_clone(r->http) : NULL;
+    if (!copy) {
+        free(p);
+        fa_err_clear();
+        return 0;
+    }
+    p->t = r->t;
+    p->req = copy;
+    p->d = NULL;
+    p->t0 = t0;
+    memcpy(p->key, key, klen + 1);
+    if (h->cache_remote(h->ud, r->t->tc, key, remote_found, p) != 1) {
+        free(copy);
+        free(p);
+        return 0;
+    }
+    p->d = fa_http_defer(r->resp);
+    if (!p->d) fa_err_clear(); /* no memory: answered now, remote_found only frees */
+    return p->d != NULL;
+}
+
+/* Answers a cacheable GET: 1 when deferred (answered later), else 0 with
+ * resp complete, its caching headers included. */
+static int answer_cached(fa_api_req *r, double t0) {
+    const fa_api_hooks *h = &r->t->app->cfg.hooks;
+    char *key = cache_key(r);
+    if (!key) {
+        fa_api_fail(r, FA_ENOMEM, "answering the request");
+        return 0;
+    }
+    if (h->cache_lookup && h->cache_lookup(h->ud, key, r->resp)) return 0;
+    if (ask_remote(r, key, t0)) return 1;
+    compute_through_cache(r, key);
+    return 0;
+}
+
+static int cacheable(const fa_api_req *r) {
+    const fa_api_hooks *h = &r->t->app->cfg.hooks;
+    fa_http_method m = r->http->method;
+    return h->cache_fill && !(r->route->flags & FA_ROUTE_LIVE) && (m == FA_HTTP_GET || m == FA_HTTP_HEAD);
+}
+
 static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_response *resp) {
     double t0 = fa_clock_now();
     check_store_changed(t, t0);
     fa_obs_gauge_inc(t->app->inflight);
     fa_api_req r;
-    memset(&r, 0, sizeof r);
-    r.t = t;
-    r.http = req;
-    r.resp = resp;
-    fa_arena_reset(t->arena);
-    fa_err_clear();
+    req_init(&r, t, req, resp);
     resp->status = 200;
     resp->content_type = "application/json";
     int from_cache = 0;
-    if (fa_api_route_find(&r) == 0 && fa_api_query_check(&r) == 0) {
-        from_cache = from_l1(&r);
-        if (!from_cache) run_handler(&r);
+    if (fa_api_route_find(&r) == 0 && fa_api_query_check(&r) == 0 && fa_api_guard(&r) == 0) {
+        if (cacheable(&r)) {
+            if (answer_cached(&r, t0)) return; /* deferred: remote_found finishes it */
+            from_cache = 1;
+        } else {
+            run_handler(&r);
+        }
     }
     fa_api_http_finish(&r, from_cache);
     observe(&r, fa_clock_now() - t0);
     fa_obs_gauge_dec(t->app->inflight);
+}
+
+static double tick(fa_api_thread *t, double now) {
+    const fa_api_hooks *h = &t->app->cfg.hooks;
+    return h->cache_tick && t->tc ? h->cache_tick(h->ud, t->tc, now) : -1;
 }
 
 fa_api_callbacks fa_api_app_callbacks(fa_api_app *app) {
@@ -175,5 +307,6 @@ fa_api_callbacks fa_api_app_callbacks(fa_api_app *app) {
     cb.thread_init = thread_init;
     cb.thread_free = thread_free;
     cb.handle = handle;
+    cb.tick = tick;
     return cb;
 }

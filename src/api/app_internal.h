@@ -48,6 +48,8 @@ struct fa_api_app {
 struct fa_api_thread {
     fa_api_app *app;
     int loop_index;
+    const struct fa_io_loop *io; /* the loop's fd watching and clock (NULL in tests without a server) */
+    void *tc;                    /* the cache hooks' state for this loop */
     fa_store *store; /* NULL until the first request that needs it opens it */
     fa_arena *arena; /* request-scoped, reset at the start of each request */
     int64_t data_version;     /* the store's, when last looked at */
@@ -57,11 +59,18 @@ struct fa_api_thread {
 typedef struct fa_api_req fa_api_req;
 typedef int (*fa_api_handler_fn)(fa_api_req *r);
 
+enum {
+    FA_ROUTE_LIVE = 1,  /* answers from the current state: never cached or coalesced */
+    FA_ROUTE_ADMIN = 2  /* needs an API key with the admin scope */
+};
+
 typedef struct fa_api_route {
     const char *pattern;      /* "/v1/matches/{id}/events": {name} matches one non-empty segment */
     const char *operation;    /* its operationId in openapi.json */
     const char *const *query; /* the query parameters it takes, NULL-terminated (NULL = none) */
-    fa_api_handler_fn get;    /* GET (and HEAD) */
+    fa_api_handler_fn get;    /* GET (and HEAD); NULL: not readable */
+    fa_api_handler_fn post;   /* POST; NULL: not an action */
+    unsigned flags;           /* FA_ROUTE_* */
 } fa_api_route;
 
 struct fa_api_req {
@@ -87,6 +96,12 @@ int fa_api_route_find(fa_api_req *r);
 /* The path parameter of that name as a NUL-terminated copy in the request
  * arena; NULL when the route has no such parameter or memory ran out. */
 const char *fa_api_param(fa_api_req *r, const char *name);
+
+/* ------------------------------------------------------------ guard.c */
+
+/* Rate limits and API keys before any handler runs: 0 when the request may
+ * go on, else < 0 with the problem written (401, 403, 429). */
+int fa_api_guard(fa_api_req *r);
 
 /* ------------------------------------------------------------ problem.c */
 
@@ -146,10 +161,15 @@ void fa_api_cache_match(fa_api_req *r, const fa_match_row *row);
 /* Appends one surrogate key "<kind>-<a>[-<b>]" (lower case, [a-z0-9-]) to
  * r->tags when it fits. */
 void fa_api_tag(fa_api_req *r, const char *kind, const char *a, const char *b);
-/* After the handler: on a 200 of a cacheable route sets ETag, Cache-Control,
- * Vary and Surrogate-Key, offers the response to the L1 hook, picks the
- * coding, answers If-None-Match with 304 and encodes; on anything else sets
- * Cache-Control: no-store. from_cache: resp came from the cache_get hook. */
+/* After the handler, for the caches: on a 200 of a cacheable route sets
+ * ETag, Cache-Control, Vary and Surrogate-Key and returns the seconds a
+ * shared cache may keep it (s-maxage); on anything else sets
+ * Cache-Control: no-store and returns -1. */
+int fa_api_cache_headers(fa_api_req *r);
+/* Last step of every response: on a 200 of a cacheable route sets the
+ * caching headers (unless from_cache: resp came from a cache hook with
+ * them), picks the coding, answers If-None-Match with 304 and encodes; on
+ * anything else sets Cache-Control: no-store (when not set). */
 void fa_api_http_finish(fa_api_req *r, int from_cache);
 
 /* ------------------------------------------------------------ openapi.c */
@@ -234,5 +254,7 @@ int fa_api_h_openapi(fa_api_req *r);
 /* /metrics and /v1/alerts: the obs hooks, or 503 "not available yet". */
 int fa_api_h_metrics(fa_api_req *r);
 int fa_api_h_alerts(fa_api_req *r);
+/* POST /v1/admin/purge: the purge hook over validated tags. */
+int fa_api_h_purge(fa_api_req *r);
 
 #endif

@@ -42,8 +42,9 @@
  * season sums), within the 127 bytes a response header value has; keys
  * that do not fit are dropped whole, the match key first so it always fits.
  *
- * Hooks (api.h, fa_api_hooks): the L1 cache receives every fresh 200 with
- * its TTL and tags, and the coding hook picks and applies the coding.
+ * Hooks (api.h, fa_api_hooks): the caches keep every fresh 200 with its TTL
+ * (s-maxage) and tags (fa_api_cache_headers gives them), and the coding
+ * hook picks and applies the coding.
  */
 #include <stdio.h>
 #include <string.h>
@@ -207,21 +208,15 @@ static void set_cache_headers(fa_api_req *r, char *etag, size_t size) {
     if (r->tags[0]) fa_http_response_header(r->resp, "Surrogate-Key", r->tags);
 }
 
-static void offer_to_l1(fa_api_req *r) {
-    const fa_api_hooks *h = &r->t->app->cfg.hooks;
-    if (!h->cache_put) return;
-    const fa_http_request *q = r->http;
-    char *key = fa_arena_alloc(r->t->arena, q->path.n + q->query.n + 2);
-    if (!key) return;
-    memcpy(key, q->path.p, q->path.n);
-    size_t k = q->path.n;
-    if (q->query.n) {
-        key[k++] = '?';
-        memcpy(key + k, q->query.p, q->query.n);
-        k += q->query.n;
+int fa_api_cache_headers(fa_api_req *r) {
+    fa_http_response *resp = r->resp;
+    if (resp->status != 200 || r->cache == FA_API_CACHE_NONE) {
+        if (header_index(resp, "Cache-Control") < 0) fa_http_response_header(resp, "Cache-Control", "no-store");
+        return -1;
     }
-    key[k] = '\0';
-    h->cache_put(h->ud, key, r->resp, policies[r->cache].s_maxage, r->tags);
+    char etag[128];
+    set_cache_headers(r, etag, sizeof etag);
+    return policies[r->cache].s_maxage;
 }
 
 /* Appends the coding to the ETag header (and etag) of the representation to send. */
@@ -265,7 +260,6 @@ void fa_api_http_finish(fa_api_req *r, int from_cache) {
         cached_etag(resp, etag, sizeof etag);
     } else {
         set_cache_headers(r, etag, sizeof etag);
-        offer_to_l1(r);
     }
     const fa_api_hooks *h = &r->t->app->cfg.hooks;
     const char *coding = h->coding_pick && h->encode ? h->coding_pick(h->ud, r->http, resp) : NULL;

@@ -29,6 +29,9 @@ static const problem_type types[] = {
     {"invalid-parameter", "Invalid parameter"},   {"not-found", "Resource not found"},
     {"method-not-allowed", "Method not allowed"}, {"not-available-yet", "Not available yet"},
     {"unavailable", "Service unavailable"},       {"internal", "Internal error"},
+    {"unauthorized", "Unauthorized"},             {"forbidden", "Forbidden"},
+    {"rate-limited", "Too many requests"},        {"purge-incomplete", "Purge incomplete"},
+    {"no-cache", "No cache configured"},
 };
 
 static const char *title_of(const char *slug) {

@@ -11,9 +11,14 @@
  * (params.c: which keys a route takes) and the OpenAPI test, so the router,
  * the validation and the document cannot drift apart silently.
  *
- * Methods: every route is read-only. GET runs the handler, HEAD runs it too
- * (the server sends its headers, not its body), OPTIONS answers 204 with Allow, anything else is
+ * Methods: a route is read-only (GET runs the handler, HEAD runs it too:
+ * the server sends its headers, not its body) or an action (POST only:
+ * the admin endpoints). OPTIONS answers 204 with Allow, anything else is
  * 405 with Allow. A path no route takes is 404 (a problem naming the path).
+ *
+ * Flags: LIVE routes answer from the current state (health, metrics,
+ * alerts, actions) and never go through the caches; ADMIN routes need an
+ * API key with the admin scope.
  */
 #include <string.h>
 
@@ -27,28 +32,30 @@ static const char *const q_pass_network[] = {"side", NULL};
 static const char *const q_tracking[] = {"period", "from", "to", "rate", NULL};
 static const char *const q_pitch_control[] = {"period", "t", NULL};
 static const char *const q_season[] = {"metric", NULL};
+static const char *const q_purge[] = {"tags", NULL};
 
 static const fa_api_route routes[] = {
-    {"/healthz", "getHealth", NULL, fa_api_h_healthz},
-    {"/readyz", "getReadiness", NULL, fa_api_h_readyz},
-    {"/metrics", "getMetrics", NULL, fa_api_h_metrics},
-    {"/v1/alerts", "listAlerts", NULL, fa_api_h_alerts},
-    {"/v1/openapi.json", "getOpenApi", NULL, fa_api_h_openapi},
-    {"/v1/matches", "listMatches", q_matches, fa_api_h_matches},
-    {"/v1/matches/{id}", "getMatch", NULL, fa_api_h_match},
-    {"/v1/matches/{id}/events", "listMatchEvents", q_events, fa_api_h_events},
-    {"/v1/matches/{id}/players", "listMatchPlayers", NULL, fa_api_h_players},
-    {"/v1/matches/{id}/players/{player}", "getMatchPlayer", NULL, fa_api_h_player},
-    {"/v1/matches/{id}/stats", "getMatchStats", NULL, fa_api_h_stats},
-    {"/v1/matches/{id}/heatmaps", "listMatchHeatmaps", q_heatmaps, fa_api_h_heatmaps},
-    {"/v1/matches/{id}/pass-network", "getMatchPassNetwork", q_pass_network, fa_api_h_pass_network},
-    {"/v1/matches/{id}/possession", "getMatchPossession", NULL, fa_api_h_possession},
-    {"/v1/matches/{id}/tracking", "getMatchTracking", q_tracking, fa_api_h_tracking},
-    {"/v1/matches/{id}/pitch-control", "getMatchPitchControl", q_pitch_control, fa_api_h_pitch_control},
-    {"/v1/players/{player}/season", "getPlayerSeason", q_season, fa_api_h_season},
+    {"/healthz", "getHealth", NULL, fa_api_h_healthz, NULL, FA_ROUTE_LIVE},
+    {"/readyz", "getReadiness", NULL, fa_api_h_readyz, NULL, FA_ROUTE_LIVE},
+    {"/metrics", "getMetrics", NULL, fa_api_h_metrics, NULL, FA_ROUTE_LIVE},
+    {"/v1/alerts", "listAlerts", NULL, fa_api_h_alerts, NULL, FA_ROUTE_LIVE},
+    {"/v1/openapi.json", "getOpenApi", NULL, fa_api_h_openapi, NULL, 0},
+    {"/v1/matches", "listMatches", q_matches, fa_api_h_matches, NULL, 0},
+    {"/v1/matches/{id}", "getMatch", NULL, fa_api_h_match, NULL, 0},
+    {"/v1/matches/{id}/events", "listMatchEvents", q_events, fa_api_h_events, NULL, 0},
+    {"/v1/matches/{id}/players", "listMatchPlayers", NULL, fa_api_h_players, NULL, 0},
+    {"/v1/matches/{id}/players/{player}", "getMatchPlayer", NULL, fa_api_h_player, NULL, 0},
+    {"/v1/matches/{id}/stats", "getMatchStats", NULL, fa_api_h_stats, NULL, 0},
+    {"/v1/matches/{id}/heatmaps", "listMatchHeatmaps", q_heatmaps, fa_api_h_heatmaps, NULL, 0},
+    {"/v1/matches/{id}/pass-network", "getMatchPassNetwork", q_pass_network, fa_api_h_pass_network, NULL, 0},
+    {"/v1/matches/{id}/possession", "getMatchPossession", NULL, fa_api_h_possession, NULL, 0},
+    {"/v1/matches/{id}/tracking", "getMatchTracking", q_tracking, fa_api_h_tracking, NULL, 0},
+    {"/v1/matches/{id}/pitch-control", "getMatchPitchControl", q_pitch_control, fa_api_h_pitch_control, NULL, 0},
+    {"/v1/players/{player}/season", "getPlayerSeason", q_season, fa_api_h_season, NULL, 0},
+    {"/v1/admin/purge", "purgeCache", q_purge, NULL, fa_api_h_purge, FA_ROUTE_LIVE | FA_ROUTE_ADMIN},
 };
 
-#define ALLOW "GET, HEAD, OPTIONS"
+static const char *allow_of(const fa_api_route *rt) { return rt->get ? "GET, HEAD, OPTIONS" : "POST, OPTIONS"; }
 
 const fa_api_route *fa_api_routes(size_t *n) {
     *n = sizeof routes / sizeof *routes;
@@ -86,17 +93,17 @@ static int not_found(fa_api_req *r) {
 }
 
 static int method_not_allowed(fa_api_req *r) {
-    fa_api_problem(r, 405, "method-not-allowed", "method '%.*s' is not allowed on '%s' (allowed: " ALLOW ")",
+    fa_api_problem(r, 405, "method-not-allowed", "method '%.*s' is not allowed on '%s' (allowed: %s)",
                    (int)(r->http->method_text.n > 32 ? 32 : r->http->method_text.n), r->http->method_text.p,
-                   r->route->pattern);
-    fa_http_response_header(r->resp, "Allow", ALLOW);
+                   r->route->pattern, allow_of(r->route));
+    fa_http_response_header(r->resp, "Allow", allow_of(r->route));
     return 1;
 }
 
 static int options(fa_api_req *r) {
     r->resp->status = 204;
     r->resp->content_type = NULL;
-    fa_http_response_header(r->resp, "Allow", ALLOW);
+    fa_http_response_header(r->resp, "Allow", allow_of(r->route));
     return 1;
 }
 
@@ -104,7 +111,9 @@ int fa_api_route_find(fa_api_req *r) {
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         if (!match_pattern(routes[i].pattern, r->http->path, r->params, &r->nparams)) continue;
         r->route = &routes[i];
-        if (r->http->method == FA_HTTP_GET || r->http->method == FA_HTTP_HEAD) return 0;
+        fa_http_method m = r->http->method;
+        if (routes[i].get && (m == FA_HTTP_GET || m == FA_HTTP_HEAD)) return 0;
+        if (routes[i].post && m == FA_HTTP_POST) return 0;
         return r->http->method == FA_HTTP_OPTIONS ? options(r) : method_not_allowed(r);
     }
     r->nparams = 0;

@@ -55,10 +55,41 @@
  * "Connection: close"), and exits when it has no connections left or when
  * drain_timeout_s has passed.
  *
- * Protocols: a connection points to a conn_proto (http1_proto here) that turns
- * its input into responses; HTTP/2 will be another conn_proto chosen per
- * connection, over the same transport, timers and output queue.
+ * Protocols: a connection points to a conn_proto that turns its input into
+ * responses, over the same transport, timers and output queue: http1_proto,
+ * or http2_proto (http2.c, nghttp2), chosen per connection - by the client
+ * preface on a cleartext connection (h2c prior knowledge), by an HTTP/1.1
+ * "Upgrade: h2c" request, or by ALPN on TLS. An HTTP/2 connection's
+ * requests are handled as their streams complete and answered each on its
+ * own stream, deferred ones included; its frames go into the same output
+ * queue (fa_h2_output, at most up to the high-water mark at a time).
+ *
+ * Transport: plain sockets, or TLS (tls.c, OpenSSL) when the server has a
+ * certificate: a non-blocking handshake first (under the request timer),
+ * then the same reads and writev-like writes through OpenSSL. A TLS
+ * connection is closed, never lingered: close_notify ends it.
+ *
+ * Deferred responses (api.h: fa_http_defer). A handler that must wait - an
+ * L2 lookup on the loop's own Redis connection - takes a token and returns;
+ * the loop moves the response struct into the token and parks the
+ * connection: it reads and answers nothing more (pipelined requests wait
+ * in its buffer, in order, and the socket's back-pressure does the rest)
+ * until the token's owner calls fa_http_deferred_done from one of the
+ * loop's I/O callbacks or its tick. The connection has no timer meanwhile:
+ * whoever deferred promised to answer within its own deadline. A
+ * connection that dies first detaches its token, whose done then only
+ * frees.
+ *
+ * Other file descriptors on the loop (fa_io_loop, net.h): the application
+ * may watch its own sockets here, level-triggered, e.g. one Redis
+ * connection per loop so an L2 lookup never crosses threads. Their epoll
+ * tag is the watch's address with the low bit set (connections and the two
+ * loop fds are tagged with aligned addresses, low bit clear). A watch
+ * removed during an event batch is freed after the batch, so an event for
+ * it still in the batch finds it marked dead. The application's timers run
+ * from cb.tick on every iteration, which also says when it next wants one.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -80,7 +111,10 @@
 
 #include "api/api.h"
 #include "api/http1.h"
+#include "api/http2.h"
+#include "api/tls.h"
 #include "core/core.h"
+#include "net/net.h"
 
 enum {
     MAX_LOOPS = 1024,
@@ -144,7 +178,41 @@ struct conn {
     conn *prev, *next; /* in the timer list */
     conn *next_dead;   /* closed, waiting to be freed */
     conn *drain_next;  /* idle when the drain began */
+    fa_http_deferred *deferred; /* HTTP/1.1: the response it waits for (input waits meanwhile) */
+    char peer[48];              /* the client's address, text */
+    loop *L;
+    fa_h2 *h2;                  /* an HTTP/2 connection's session */
+    fa_http_deferred *h2_waiting; /* HTTP/2: its deferred streams */
+    fa_tls_conn *tls;           /* a TLS connection's session */
+    unsigned handshaking : 1;
 };
+
+/* What a response answers, for fa_http_defer (one per loop for HTTP/1.1). */
+struct fa_http_slot {
+    conn *c;
+    fa_http_deferred *deferred; /* set by fa_http_defer during handle() */
+};
+
+struct fa_http_deferred {
+    fa_http_response resp;
+    loop *L;
+    conn *c; /* NULL once the connection is gone */
+    fa_http_method method;
+    int minor, keep;
+    uint64_t id;
+    int32_t stream;                  /* HTTP/2: its stream (0: HTTP/1.1) */
+    fa_http_deferred *prev, *next;   /* HTTP/2: in c->h2_waiting */
+};
+
+/* Someone else's file descriptor on the loop (fa_io_loop). */
+typedef struct io_watch {
+    int fd;
+    unsigned want;
+    fa_io_fn fn;
+    void *arg;
+    int dead;
+    struct io_watch *next;
+} io_watch;
 
 struct loop {
     fa_server *srv;
@@ -160,6 +228,10 @@ struct loop {
     fa_api_thread *app;
     fa_http_request req;
     fa_http_response resp;
+    struct fa_http_slot slot; /* resp.slot */
+    fa_io_loop io;            /* given to thread_init */
+    io_watch *watches, *dead_watches;
+    double app_next;          /* when cb.tick wants to run next (INFINITY: no need) */
     char *scratch; /* max_header_bytes: the decoded path, or discarded input */
     conn_list timers[NTIMERS];
     conn *dead; /* closed this turn, freed after the event batch */
@@ -170,6 +242,7 @@ struct loop {
 
 struct fa_server {
     fa_server_config cfg;
+    fa_tls_ctx *tls;
     char host[256];
     fa_api_callbacks cb;
     int nloops, port;
@@ -194,6 +267,8 @@ void fa_server_config_default(fa_server_config *c) {
     c->idle_timeout_s = 30;
     c->header_timeout_s = 10;
     c->drain_timeout_s = 10;
+    c->http2 = 1;
+    c->tls_cert = c->tls_key = NULL;
 }
 
 static int check_seconds(const char *field, double v) {
@@ -226,6 +301,9 @@ static int config_check(const fa_server_config *c) {
         check_seconds("header_timeout_s", c->header_timeout_s) ||
         check_seconds("drain_timeout_s", c->drain_timeout_s))
         return FA_EINVAL;
+    if (!c->tls_cert != !c->tls_key)
+        return fa_err_set(FA_EUSAGE, "server config: TLS needs both a certificate and its key (got only the %s)",
+                          c->tls_cert ? "certificate" : "key");
     return 0;
 }
 
@@ -359,6 +437,13 @@ static void out_drop(conn *c) {
 static void conn_close(loop *L, conn *c) {
     if (c->closed) return;
     c->closed = 1;
+    if (c->deferred) c->deferred->c = NULL;
+    c->deferred = NULL;
+    for (fa_http_deferred *d = c->h2_waiting; d; d = d->next) d->c = NULL;
+    c->h2_waiting = NULL;
+    fa_h2_free(c->h2); /* releases the bodies it still borrowed */
+    c->h2 = NULL;
+    if (c->tls && !c->handshaking) fa_tls_shutdown(c->tls); /* close_notify, best effort */
     close(c->fd); /* also leaves the epoll set: the fd is never duplicated */
     out_drop(c);
     timer_unlink(L, c);
@@ -368,10 +453,21 @@ static void conn_close(loop *L, conn *c) {
     L->dead = c;
 }
 
+static void io_free_list(io_watch *w) {
+    while (w) {
+        io_watch *next = w->next;
+        free(w);
+        w = next;
+    }
+}
+
 static void loop_bury(loop *L) {
+    io_free_list(L->dead_watches);
+    L->dead_watches = NULL;
     while (L->dead) {
         conn *c = L->dead;
         L->dead = c->next_dead;
+        fa_tls_conn_free(c->tls);
         free(c->in);
         fa_buf_free(&c->out);
         free(c->segs);
@@ -390,6 +486,20 @@ static int conn_flush(loop *L, conn *c) {
             size_t skip = s == c->seg_head ? c->seg_sent : 0;
             iov[k].iov_base = (void *)(base + skip);
             iov[k].iov_len = g->len - skip;
+        }
+        if (c->tls) {
+            ssize_t t = fa_tls_writev(c->tls, iov, k);
+            if (t > 0) {
+                out_consume(c, (size_t)t);
+                c->wrote_bytes = 1;
+                continue;
+            }
+            if (t == FA_TLS_WANT_WRITE || t == FA_TLS_WANT_READ) {
+                c->can_write = 0; /* (a write that wants a read is retried on the next event) */
+                return 0;
+            }
+            conn_close(L, c);
+            return -1;
         }
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)k};
         ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -428,12 +538,37 @@ static int conn_reserve_input(loop *L, conn *c) {
 
 /* Reads once. Returns the bytes read; 0 when none came (EAGAIN or end of
  * input, flags set); -1 when c was closed. */
+/* A TLS read: OpenSSL reads whole records and ahead, so a short read does
+ * not mean the socket is drained: can_read stays set until WANT_READ. */
+static ssize_t conn_read_tls(loop *L, conn *c, size_t space) {
+    ssize_t n = fa_tls_read(c->tls, c->in + c->in_len, space);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        c->got_bytes = 1;
+        return n;
+    }
+    if (n == FA_TLS_WANT_READ) {
+        c->can_read = 0;
+        return 0;
+    }
+    if (n == FA_TLS_WANT_WRITE) return 0; /* retried when the socket is writable (can_read stays) */
+    if (n == FA_TLS_CLOSED) {
+        c->peer_eof = 1;
+        c->can_read = 0;
+        return 0;
+    }
+    fa_err_clear();
+    conn_close(L, c);
+    return -1;
+}
+
 static ssize_t conn_read(loop *L, conn *c) {
     if (conn_reserve_input(L, c)) {
         conn_close(L, c);
         return -1;
     }
     size_t space = c->in_cap - c->in_len;
+    if (c->tls) return conn_read_tls(L, c, space);
     for (;;) {
         ssize_t n = recv(c->fd, c->in + c->in_len, space, 0);
         if (n > 0) {
@@ -482,10 +617,43 @@ static void conn_start_linger(loop *L, conn *c) {
     conn_linger_read(L, c);
 }
 
+/* conn_settle for HTTP/2: streams waiting for their answers need no timer
+ * (whoever deferred answers within its deadline), streams still arriving
+ * the request timer, an idle connection the idle timer. */
+static void h2_settle(loop *L, conn *c) {
+    if (!c->out_pending && (c->close_after_flush || c->peer_eof)) {
+        conn_close(L, c);
+        return;
+    }
+    if (c->out_pending)
+        timer_set(L, c, TIMER_IDLE, c->wrote_bytes);
+    else if (fa_h2_streams_receiving(c->h2))
+        timer_set(L, c, TIMER_REQUEST, c->completed || c->got_bytes);
+    else if (fa_h2_streams(c->h2))
+        timer_unlink(L, c);
+    else if (L->draining) {
+        conn_close(L, c);
+        return;
+    } else
+        timer_set(L, c, TIMER_IDLE, c->completed || c->got_bytes || c->wrote_bytes);
+    c->got_bytes = c->wrote_bytes = c->completed = 0;
+}
+
+static void conn_handshake(loop *L, conn *c);
+
 /* After I/O: close what is finished, else put c on the right timer list. */
 static void conn_settle(loop *L, conn *c) {
+    if (c->deferred) { /* no timer: the deferral's owner answers within its own deadline */
+        timer_unlink(L, c);
+        c->got_bytes = c->wrote_bytes = c->completed = 0;
+        return;
+    }
+    if (c->h2) {
+        h2_settle(L, c);
+        return;
+    }
     if (c->close_after_flush && !c->out_pending) {
-        if (c->peer_eof || !c->dropped_input)
+        if (c->peer_eof || !c->dropped_input || c->tls)
             conn_close(L, c);
         else
             conn_start_linger(L, c);
@@ -495,7 +663,7 @@ static void conn_settle(loop *L, conn *c) {
         conn_close(L, c);
         return;
     }
-    if (L->draining && !c->out_pending && c->in_len == 0) {
+    if (L->draining && !c->out_pending && c->in_len == 0) { /* (deferred ones returned above) */
         conn_close(L, c);
         return;
     }
@@ -510,13 +678,17 @@ static void conn_settle(loop *L, conn *c) {
 
 /* Reads, handles and writes until the socket has nothing more for now. */
 static void conn_run(loop *L, conn *c) {
+    if (c->handshaking) {
+        conn_handshake(L, c);
+        if (c->closed || c->handshaking) return;
+    }
     for (;;) {
         if (c->out_pending && c->can_write && conn_flush(L, c)) return;
         if (c->lingering) {
             conn_linger_read(L, c);
             return;
         }
-        if (c->close_after_flush || c->out_pending >= OUT_HIGH_WATER) break;
+        if (c->deferred || c->close_after_flush || c->out_pending >= OUT_HIGH_WATER) break;
         if (c->stalled) {
             c->proto->process(L, c);
             if (c->closed) return;
@@ -590,15 +762,51 @@ static int h1_queue_response(loop *L, conn *c, const fa_http_request *req, fa_ht
     return rc;
 }
 
+static const conn_proto http1_proto, http2_proto;
+static int h2_start(loop *L, conn *c);
+static void h2_process(loop *L, conn *c);
+static void h2_upgrade(loop *L, conn *c, const fa_http_request *req);
+
+/* The handler deferred: the response struct moves into the token (the
+ * loop's gets a fresh body buffer) and the connection waits for it. */
+static void h1_park(loop *L, conn *c, const fa_http_request *req, int keep) {
+    fa_http_deferred *d = L->slot.deferred;
+    L->slot.deferred = NULL;
+    d->resp = L->resp;
+    d->resp.slot = NULL;
+    memset(&L->resp.body, 0, sizeof L->resp.body);
+    L->resp.body_ref = NULL;
+    L->resp.release = NULL;
+    d->L = L;
+    d->c = c;
+    d->method = req->method;
+    d->minor = req->minor;
+    d->keep = keep;
+    d->id = req->id;
+    c->deferred = d;
+}
+
 static void h1_handle(loop *L, conn *c) {
     fa_server *s = L->srv;
     fa_http_request *req = &L->req;
     req->id = next_request_id(L);
+    req->version = 1;
+    memcpy(req->peer, c->peer, sizeof req->peer);
     if (atomic_load_explicit(&s->stopping, memory_order_relaxed)) req->keep_alive = 0;
     response_reset(&L->resp);
+    if (s->cfg.http2 && !c->tls && fa_h2_upgrade_requested(req)) {
+        h2_upgrade(L, c, req);
+        if (c->closed || c->proto != &http1_proto) return;
+    }
+    L->slot.c = c;
+    L->slot.deferred = NULL;
     s->cb.handle(L->app, req, &L->resp);
     L->now = fa_clock_now();
     int keep = req->keep_alive && !atomic_load_explicit(&s->stopping, memory_order_relaxed);
+    if (L->slot.deferred) {
+        h1_park(L, c, req, keep);
+        return;
+    }
     if (h1_queue_response(L, c, req, &L->resp, keep)) {
         conn_close(L, c);
         return;
@@ -629,10 +837,26 @@ static void h1_continue(loop *L, conn *c) {
     c->sent_continue = 1;
 }
 
+/* A cleartext connection's first bytes: the HTTP/2 client preface switches
+ * it to HTTP/2 (prior knowledge). 1 switched, 0 not HTTP/2, -1 too few
+ * bytes to tell. */
+static int h1_maybe_preface(loop *L, conn *c) {
+    if (c->served || c->tls || !L->srv->cfg.http2 || c->parser.scan || c->parser.start) return 0;
+    int p = fa_h2_is_preface(c->in, c->in_len);
+    if (p <= 0) return p;
+    if (h2_start(L, c)) {
+        conn_close(L, c);
+        return 1;
+    }
+    h2_process(L, c);
+    return 1;
+}
+
 static void h1_process(loop *L, conn *c) {
     size_t off = 0;
     c->stalled = 0;
-    while (off < c->in_len && !c->close_after_flush) {
+    if (h1_maybe_preface(L, c)) return;
+    while (off < c->in_len && !c->close_after_flush && !c->deferred && c->proto == &http1_proto) {
         if (c->out_pending >= OUT_HIGH_WATER) {
             c->stalled = 1;
             break;
@@ -662,28 +886,287 @@ static void h1_process(loop *L, conn *c) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
     }
+    if (c->proto != &http1_proto && !c->closed) c->proto->process(L, c); /* upgraded: the rest is HTTP/2 */
 }
 
 static void h1_timeout(loop *L, conn *c) { h1_fail(L, c, 408, "the request did not arrive in time"); }
 
 static const conn_proto http1_proto = {"http/1.1", h1_process, h1_timeout};
 
+/* ---------------------------------------------------------------- HTTP/2 */
+
+/* Moves the session's ready frames into the output queue, up to the
+ * high-water mark; more left marks the connection stalled, so conn_run
+ * comes back for them once the socket has taken some. */
+static void h2_pump(loop *L, conn *c) {
+    if (c->seg_head) out_compact(c);
+    size_t before = c->out.len;
+    size_t room = c->out_pending < OUT_HIGH_WATER ? OUT_HIGH_WATER - c->out_pending : 0;
+    int rc = room ? fa_h2_output(c->h2, &c->out, room) : 1;
+    if (rc < 0 || out_owned(c, c->out.len - before)) {
+        fa_err_clear();
+        conn_close(L, c);
+        return;
+    }
+    c->stalled = rc == 1;
+    if (fa_h2_should_close(c->h2)) c->close_after_flush = 1;
+}
+
+static void h2_process(loop *L, conn *c) {
+    c->stalled = 0;
+    if (c->in_len) {
+        int rc = fa_h2_feed(c->h2, (const uint8_t *)c->in, c->in_len);
+        c->in_len = 0;
+        if (rc) { /* beyond saving: send its GOAWAY, then close */
+            fa_err_clear();
+            c->close_after_flush = 1;
+        }
+    }
+    if (!c->closed) h2_pump(L, c);
+}
+
+/* Streams whose request stalls are the session's business (its flow
+ * control); a connection whose requests stopped arriving is just closed. */
+static void h2_timeout(loop *L, conn *c) { conn_close(L, c); }
+
+static const conn_proto http2_proto = {"h2", h2_process, h2_timeout};
+
+static void h2_park(loop *L, conn *c, const fa_http_request *req, int32_t stream) {
+    fa_http_deferred *d = L->slot.deferred;
+    L->slot.deferred = NULL;
+    d->resp = L->resp;
+    d->resp.slot = NULL;
+    memset(&L->resp.body, 0, sizeof L->resp.body);
+    L->resp.body_ref = NULL;
+    L->resp.release = NULL;
+    d->L = L;
+    d->c = c;
+    d->method = req->method;
+    d->id = req->id;
+    d->stream = stream;
+    d->prev = NULL;
+    d->next = c->h2_waiting;
+    if (c->h2_waiting) c->h2_waiting->prev = d;
+    c->h2_waiting = d;
+}
+
+/* A complete request on a stream (fa_h2_callbacks.request). */
+static void h2_on_request(void *ud, int32_t stream, fa_http_request *req) {
+    conn *c = ud;
+    loop *L = c->L;
+    fa_server *s = L->srv;
+    req->id = next_request_id(L);
+    response_reset(&L->resp);
+    L->slot.c = c;
+    L->slot.deferred = NULL;
+    s->cb.handle(L->app, req, &L->resp);
+    L->now = fa_clock_now();
+    c->completed = c->served = 1;
+    if (L->slot.deferred) {
+        h2_park(L, c, req, stream);
+        return;
+    }
+    if (fa_h2_respond(c->h2, stream, &L->resp, 0)) fa_err_clear(); /* the stream went: nothing to send */
+}
+
+static int h2_start(loop *L, conn *c) {
+    fa_h2_config hc;
+    fa_h2_config_default(&hc);
+    hc.max_header_bytes = L->limits.max_header_bytes;
+    hc.max_body_bytes = L->limits.max_body_bytes ? L->limits.max_body_bytes : 1;
+    hc.date = &L->date;
+    hc.peer = c->peer;
+    fa_h2_callbacks cb = {c, h2_on_request};
+    c->h2 = fa_h2_new(&hc, &cb);
+    if (!c->h2) {
+        fa_err_clear();
+        return -1;
+    }
+    c->proto = &http2_proto;
+    return 0;
+}
+
+/* An HTTP/1.1 request asked for h2c: 101, then it is answered on stream 1. */
+static void h2_upgrade(loop *L, conn *c, const fa_http_request *req) {
+    if (h2_start(L, c)) return; /* no memory: answered over HTTP/1.1 */
+    if (c->seg_head) out_compact(c);
+    size_t before = c->out.len;
+    if (fa_h2_upgrade(c->h2, req, &c->out)) { /* bad HTTP2-Settings: stay on HTTP/1.1 */
+        fa_err_clear();
+        fa_h2_free(c->h2);
+        c->h2 = NULL;
+        c->proto = &http1_proto;
+        c->out.len = before;
+        return;
+    }
+    if (out_owned(c, c->out.len - before)) {
+        conn_close(L, c);
+        return;
+    }
+    h2_pump(L, c);
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+static void conn_handshake(loop *L, conn *c) {
+    int rc = fa_tls_handshake(c->tls);
+    if (rc == FA_TLS_WANT_READ || rc == FA_TLS_WANT_WRITE) {
+        conn_settle(L, c); /* under the request timer */
+        return;
+    }
+    if (rc != 0) {
+        fa_err_clear();
+        conn_close(L, c);
+        return;
+    }
+    c->handshaking = 0;
+    c->can_read = 1; /* the first request may already be inside OpenSSL */
+    const char *alpn = fa_tls_alpn(c->tls);
+    if (alpn && strcmp(alpn, "h2") == 0 && L->srv->cfg.http2 && h2_start(L, c)) conn_close(L, c);
+    else if (c->h2)
+        h2_pump(L, c); /* our SETTINGS go first */
+}
+
+/* ---------------------------------------------------------------- deferred responses */
+
+fa_http_deferred *fa_http_defer(fa_http_response *resp) {
+    if (!resp || !resp->slot || resp->slot->deferred) {
+        fa_err_set(FA_EUSAGE, "fa_http_defer: not inside handle(), or deferred twice");
+        return NULL;
+    }
+    fa_http_deferred *d = fa_calloc(1, sizeof *d);
+    if (d) resp->slot->deferred = d;
+    return d;
+}
+
+fa_http_response *fa_http_deferred_response(fa_http_deferred *d) { return &d->resp; }
+
+/* An HTTP/2 stream's deferred answer. */
+static void h2_deferred_done(fa_http_deferred *d) {
+    conn *c = d->c;
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        c->h2_waiting = d->next;
+    if (d->next) d->next->prev = d->prev;
+    if (d->resp.status == 0) d->resp.status = 500;
+    if (fa_h2_respond(c->h2, d->stream, &d->resp, 0)) fa_err_clear();
+    c->completed = 1;
+    h2_pump(d->L, c);
+    if (!c->closed) conn_run(d->L, c);
+}
+
+void fa_http_deferred_done(fa_http_deferred *d) {
+    conn *c = d->c;
+    if (c && d->stream) {
+        h2_deferred_done(d);
+    } else if (c) {
+        loop *L = d->L;
+        c->deferred = NULL;
+        fa_http_request req;
+        req.method = d->method;
+        req.minor = d->minor;
+        req.id = d->id;
+        if (d->resp.status == 0) d->resp.status = 500;
+        int keep = d->keep && !atomic_load_explicit(&L->srv->stopping, memory_order_relaxed);
+        if (h1_queue_response(L, c, &req, &d->resp, keep)) {
+            conn_close(L, c);
+        } else {
+            if (!keep) c->close_after_flush = 1;
+            c->completed = c->served = 1;
+            c->stalled = c->in_len > 0; /* pipelined requests waited behind it */
+            conn_run(L, c);
+        }
+    } else if (d->resp.body_ref && d->resp.release) {
+        d->resp.release(d->resp.release_ud);
+    }
+    fa_buf_free(&d->resp.body);
+    free(d);
+}
+
+/* ---------------------------------------------------------------- other fds on the loop */
+
+#define WATCH_TAG 1u
+
+static int io_watch_fd(void *ud, int fd, unsigned want, fa_io_fn fn, void *arg) {
+    loop *L = ud;
+    io_watch **pp = &L->watches;
+    while (*pp && (*pp)->fd != fd) pp = &(*pp)->next;
+    io_watch *w = *pp;
+    if (!want) {
+        if (!w) return 0;
+        epoll_ctl(L->epfd, EPOLL_CTL_DEL, fd, NULL);
+        *pp = w->next;
+        w->dead = 1;
+        w->next = L->dead_watches;
+        L->dead_watches = w;
+        return 0;
+    }
+    int op = w ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (!w) {
+        w = fa_calloc(1, sizeof *w);
+        if (!w) return FA_ENOMEM;
+        w->fd = fd;
+    }
+    struct epoll_event ev = {.events = ((want & FA_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
+                                       ((want & FA_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u),
+                             .data.u64 = (uint64_t)(uintptr_t)w | WATCH_TAG};
+    if (epoll_ctl(L->epfd, op, fd, &ev)) {
+        int e = errno;
+        if (op == EPOLL_CTL_ADD) free(w);
+        return fa_err_set(FA_EIO, "server: watching fd %d: %s", fd, strerror(e));
+    }
+    w->want = want;
+    w->fn = fn;
+    w->arg = arg;
+    if (op == EPOLL_CTL_ADD) {
+        w->next = L->watches;
+        L->watches = w;
+    }
+    return 0;
+}
+
+static double io_now(void *ud) { return ((loop *)ud)->now; }
+
+static void io_dispatch(io_watch *w, uint32_t e) {
+    if (w->dead) return;
+    unsigned ev = ((e & EPOLLIN) ? FA_IO_READ : 0u) | ((e & EPOLLOUT) ? FA_IO_WRITE : 0u) |
+                  ((e & (EPOLLERR | EPOLLHUP)) ? FA_IO_ERROR | FA_IO_READ : 0u);
+    w->fn(w->arg, ev);
+}
+
+
 /* ---------------------------------------------------------------- the loop */
 
-static void conn_open(loop *L, int fd) {
+/* The peer's address as text: "192.0.2.7", "2001:db8::1" ("" when unknown). */
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t size) {
+    const void *a = NULL;
+    if (ss->ss_family == AF_INET) a = &((const struct sockaddr_in *)ss)->sin_addr;
+    if (ss->ss_family == AF_INET6) a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (!a || !inet_ntop(ss->ss_family, a, out, (socklen_t)size)) out[0] = '\0';
+}
+
+static void conn_open(loop *L, int fd, const struct sockaddr_storage *ss) {
     conn *c = calloc(1, sizeof *c);
     int one = 1;
     if (c) {
+        peer_text(ss, c->peer, sizeof c->peer);
+        c->L = L;
         c->fd = fd;
+        if (L->srv->tls) {
+            c->tls = fa_tls_accept(L->srv->tls, fd);
+            c->handshaking = 1;
+        }
         c->proto = &http1_proto;
         c->can_write = 1;
         c->timer = TIMER_NONE;
     }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (!c || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
+    if (!c || (L->srv->tls && !c->tls) || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
         epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev)) {
         fa_log(FA_LOG_WARN, "connection dropped", "loop=%d reason=\"%s\"", L->index,
-               c ? strerror(errno) : "no memory");
+               c && c->tls ? strerror(errno) : "no memory");
+        if (c) fa_tls_conn_free(c->tls);
         free(c);
         close(fd);
         atomic_fetch_sub_explicit(&L->srv->nconns, 1, memory_order_relaxed);
@@ -718,7 +1201,9 @@ static void refuse(int fd) {
 static void loop_accept(loop *L) {
     fa_server *s = L->srv;
     for (int k = 0; k < ACCEPT_BATCH && L->listen_fd >= 0; k++) {
-        int fd = accept4(L->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        int fd = accept4(L->listen_fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
@@ -730,7 +1215,7 @@ static void loop_accept(loop *L) {
             refuse(fd);
             continue;
         }
-        conn_open(L, fd);
+        conn_open(L, fd, &ss);
     }
 }
 
@@ -741,6 +1226,7 @@ static void loop_begin_drain(loop *L) {
     if (L->draining) return;
     L->draining = 1;
     L->drain_deadline = L->now + L->srv->cfg.drain_timeout_s;
+    if (L->srv->cb.draining) L->srv->cb.draining(L->app);
     if (L->listen_fd >= 0) close(L->listen_fd);
     L->listen_fd = -1;
     /* Idle connections close, but a request already in the socket buffer is
@@ -750,7 +1236,7 @@ static void loop_begin_drain(loop *L) {
     conn *idle = NULL;
     for (int k = 0; k < NTIMERS; k++)
         for (conn *c = L->timers[k].head; c; c = c->next)
-            if (!c->lingering && !c->close_after_flush && !c->out_pending && c->in_len == 0) {
+            if (!c->lingering && !c->close_after_flush && !c->out_pending && c->in_len == 0 && !c->deferred) {
                 c->drain_next = idle;
                 idle = c;
             }
@@ -761,6 +1247,10 @@ static void loop_begin_drain(loop *L) {
 }
 
 static void loop_dispatch(loop *L, const struct epoll_event *ev) {
+    if (ev->data.u64 & WATCH_TAG) {
+        io_dispatch((io_watch *)(uintptr_t)(ev->data.u64 & ~(uint64_t)WATCH_TAG), ev->events);
+        return;
+    }
     void *tag = ev->data.ptr;
     if (tag == &L->listen_fd) {
         loop_accept(L);
@@ -808,6 +1298,7 @@ static int loop_timeout_ms(const loop *L) {
         if (L->timers[k].head && L->timers[k].head->deadline < next) next = L->timers[k].head->deadline;
     if (L->draining && L->drain_deadline < next) next = L->drain_deadline;
     if (L->accept_paused && L->accept_resume < next) next = L->accept_resume;
+    if (L->app_next < next) next = L->app_next;
     if (next == INFINITY) return -1;
     double ms = ceil((next - L->now) * 1000);
     return ms <= 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
@@ -816,6 +1307,13 @@ static int loop_timeout_ms(const loop *L) {
 static void loop_tick(loop *L) {
     L->now = fa_clock_now();
     fa_h1_date_set(&L->date, time(NULL));
+}
+
+static void loop_app_tick(loop *L) {
+    L->app_next = INFINITY;
+    if (!L->srv->cb.tick || !L->app) return;
+    double in = L->srv->cb.tick(L->app, L->now);
+    if (in >= 0) L->app_next = L->now + in;
 }
 
 static void loop_close_all(loop *L) {
@@ -835,6 +1333,7 @@ static void loop_run(loop *L) {
         loop_tick(L);
         for (int i = 0; i < n; i++) loop_dispatch(L, &ev[i]);
         loop_expire(L);
+        loop_app_tick(L);
         if (L->accept_paused && L->now >= L->accept_resume) loop_resume_accept(L);
         loop_bury(L);
         if (L->draining && (L->nconns == 0 || L->now >= L->drain_deadline)) return;
@@ -861,7 +1360,7 @@ static void *loop_main(void *arg) {
     pthread_setname_np(pthread_self(), name);
     if (s->cb.thread_init) {
         fa_err_clear();
-        L->app = s->cb.thread_init(s->cb.ud, L->index);
+        L->app = s->cb.thread_init(s->cb.ud, L->index, &L->io);
         if (!L->app) {
             snprintf(L->init_error, sizeof L->init_error, "%s",
                      fa_err_msg()[0] ? fa_err_msg() : "thread_init returned NULL");
@@ -871,9 +1370,13 @@ static void *loop_main(void *arg) {
     }
     loop_report(L, 1);
     loop_tick(L);
+    loop_app_tick(L);
     loop_run(L);
     loop_close_all(L);
     if (s->cb.thread_free && L->app) s->cb.thread_free(L->app);
+    io_free_list(L->watches);
+    io_free_list(L->dead_watches);
+    L->watches = L->dead_watches = NULL;
     return NULL;
 }
 
@@ -952,6 +1455,9 @@ static int server_listen(fa_server *s) {
 
 static int loop_prepare(fa_server *s, loop *L) {
     L->srv = s;
+    L->resp.slot = &L->slot;
+    L->io = (fa_io_loop){L, io_watch_fd, io_now};
+    L->app_next = INFINITY;
     L->limits = (fa_h1_limits){s->cfg.max_header_bytes, s->cfg.max_body_bytes};
     L->in_limit = s->cfg.max_header_bytes + s->cfg.max_body_bytes;
     L->timers[TIMER_IDLE].duration = s->cfg.idle_timeout_s;
@@ -981,6 +1487,7 @@ static void server_free(fa_server *s) {
         fa_buf_free(&L->resp.body);
     }
     free(s->loops);
+    fa_tls_ctx_free(s->tls);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -1051,7 +1558,9 @@ fa_server *fa_server_start(const fa_server_config *c, const fa_api_callbacks *cb
         s->loops[i].index = i;
         s->loops[i].listen_fd = s->loops[i].epfd = s->loops[i].stop_fd = -1;
     }
-    int rc = server_listen(s);
+    int rc = 0;
+    if (c->tls_cert && !(s->tls = fa_tls_ctx_new(c->tls_cert, c->tls_key))) rc = fa_err_code();
+    if (!rc) rc = server_listen(s);
     for (int i = 0; !rc && i < s->nloops; i++) rc = loop_prepare(s, &s->loops[i]);
     if (!rc) rc = server_spawn(s);
     if (rc) {

@@ -263,6 +263,12 @@ int fa_l1_get(fa_l1 *l1, const char *key, const fa_cache_entry **out);
 int fa_l1_get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill, void *ud,
                       const fa_cache_entry **out);
 
+/* fa_l1_get_or_fill for a caller that has just missed with fa_l1_get
+ * (and perhaps asked an L2 meanwhile): the lookup is not counted again -
+ * not in hits or misses, not in the admission sketch - so one request
+ * counts once. Same results. */
+int fa_l1_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill, void *ud, const fa_cache_entry **out);
+
 /* Bumps a tag in the cache's tag versions (fa_tag_versions_bump). */
 uint64_t fa_l1_bump_tag(fa_l1 *l1, const char *tag);
 /* The tag versions the cache uses (its own, or the configured ones). */

@@ -312,20 +312,21 @@ static void shard_insert(const fa_l1 *l1, shard *s, fa_cache_node *n, double now
 }
 
 /* The lookup shared by get and get_or_fill, under the shard's lock: counts
- * the access, drops a dead entry, returns a live one with a reference. */
-static fa_cache_node *shard_lookup(const fa_l1 *l1, shard *s, uint64_t h, const char *key, size_t len,
-                                   double now) {
-    if (!lru_mode(l1)) fa_tinylfu_record(&s->sketch, h);
+ * the access (unless the caller counted it already), drops a dead entry,
+ * returns a live one with a reference. */
+static fa_cache_node *shard_lookup(const fa_l1 *l1, shard *s, uint64_t h, const char *key, size_t len, double now,
+                                   int count) {
+    if (count && !lru_mode(l1)) fa_tinylfu_record(&s->sketch, h);
     fa_cache_node *n = table_find(s, h, key, len);
     if (n && !node_fresh(n, now)) {
         drop_counted(s, n, now);
         n = NULL;
     }
     if (!n) {
-        s->st.misses++;
+        if (count) s->st.misses++;
         return NULL;
     }
-    s->st.hits++;
+    if (count) s->st.hits++;
     on_hit(l1, s, n);
     fa_cache_entry_retain(&n->pub);
     return n;
@@ -452,7 +453,7 @@ int fa_l1_get(fa_l1 *l1, const char *key, const fa_cache_entry **out) {
     shard *s = shard_of(l1, h);
     double now = l1_now(l1);
     pthread_mutex_lock(&s->mu);
-    fa_cache_node *n = shard_lookup(l1, s, h, key, len, now);
+    fa_cache_node *n = shard_lookup(l1, s, h, key, len, now, 1);
     pthread_mutex_unlock(&s->mu);
     *out = n ? &n->pub : NULL;
     return n != NULL;
@@ -620,14 +621,14 @@ static void flight_finish(shard *s, flight *f, fa_cache_node *n, int rc, const f
     flight_unref(f);
 }
 
-int fa_l1_get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud,
-                      const fa_cache_entry **out) {
+static int get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud, const fa_cache_entry **out,
+                       int count) {
     *out = NULL;
     size_t len = strlen(key);
     uint64_t h = fa_cache_hash(key, len, l1->seed);
     shard *s = shard_of(l1, h);
     pthread_mutex_lock(&s->mu);
-    fa_cache_node *n = shard_lookup(l1, s, h, key, len, l1_now(l1));
+    fa_cache_node *n = shard_lookup(l1, s, h, key, len, l1_now(l1), count);
     flight *f = n ? NULL : flight_find(s, h, key, len);
     if (f) return flight_wait(l1, s, f, out);
     if (!n) f = flight_start(l1, s, h, key, len);
@@ -644,6 +645,15 @@ int fa_l1_get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void
     pthread_mutex_unlock(&s->mu);
     *out = n ? &n->pub : NULL;
     return n ? 0 : rc;
+}
+
+int fa_l1_get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud,
+                      const fa_cache_entry **out) {
+    return get_or_fill(l1, key, fill_fn, ud, out, 1);
+}
+
+int fa_l1_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud, const fa_cache_entry **out) {
+    return get_or_fill(l1, key, fill_fn, ud, out, 0);
 }
 
 /* ---------------------------------------------------------------- tags, invalidation, sweep */

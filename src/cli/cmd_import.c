@@ -15,6 +15,15 @@
  *
  * Configuration precedence (ARCHITECTURE.md section 3): defaults, then the
  * file (--config, else $FA_CONFIG), then each --set in order.
+ *
+ * Caches (--redis, $FA_REDIS_URL): after the imports, the surrogate keys of
+ * every imported match (its match, teams and competition, plus "matches"
+ * and "aggregates" for the lists and season sums it changes) are purged
+ * from the shared L2, whose purge message reaches every API node's L1 -
+ * the nodes that share this database file notice by themselves, the
+ * others (another database copy, PostgreSQL later) only this way. A purge
+ * that fails does not undo the import: it is reported, and the caches
+ * then expire by their TTLs (a minute for a recent match).
  */
 #include <getopt.h>
 #include <math.h>
@@ -22,6 +31,8 @@
 #include <string.h>
 
 #include "analytics/analytics.h"
+#include "api/api.h"
+#include "cache/l2.h"
 #include "cli.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
@@ -29,9 +40,15 @@
 #define MAX_SETS 64
 
 /* What the options asked for. */
+#define MAX_PURGE_TAGS 256
+
 typedef struct import_opts {
     int json, quiet, analytics;
     fa_analytics_config config;
+    const char *redis;
+    /* the surrogate keys of what was imported, for the purge */
+    size_t ntags;
+    char tags[MAX_PURGE_TAGS][FA_CACHE_TAG_MAX];
 } import_opts;
 
 /* What one match's analytics produced, for the summary. */
@@ -77,6 +94,10 @@ static void help(FILE *out) {
             "                   --set sprint_kmh=24 --set smoothing=butterworth\n"
             "                   --set bands=walk:0-7.2,run:7.2-19.8,fast:19.8-inf\n"
             "  --no-analytics   store the match only, no aggregates\n"
+            "  --redis URL      after importing, purge the imported matches from the API's shared\n"
+            "                   cache, redis://HOST[:PORT][/DB], so every node serves the new data\n"
+            "                   (default $FA_REDIS_URL; none: nodes on this database file notice by\n"
+            "                   themselves)\n"
             "  -q, --quiet      print nothing on success\n"
             "  -h, --help       show this help\n"
             "\n"
@@ -90,6 +111,7 @@ static void help(FILE *out) {
             "environment:\n"
             "  FA_DB      database path when --db is not given\n"
             "  FA_CONFIG  analytics configuration file when --config is not given\n"
+            "  FA_REDIS_URL  the shared cache to purge when --redis is not given\n"
             "\n"
             "exit status: 0 ok, 1 usage error (a bad --set included), 2 bad input (nothing of\n"
             "             that match stored; a bad configuration file included), 3 runtime failure\n");
@@ -185,13 +207,29 @@ static int parse_and_analyse(const fa_ingest_job *job, const import_opts *o, fa_
     return rc;
 }
 
-static int print_summary(fa_store *store, const fa_import_stats *st, const import_opts *o,
-                         const analytics_stats *an, double secs) {
+/* Remembers the match's surrogate keys for the purge (once each). */
+static void note_tags(import_opts *o, const fa_match_row *row) {
+    char text[512];
+    fa_api_match_tags(row->id, &row->m, text, sizeof text);
+    size_t len = strlen(text);
+    snprintf(text + len, sizeof text - len, " matches aggregates");
+    for (char *p = strtok(text, " "); p; p = strtok(NULL, " ")) {
+        size_t i = 0;
+        while (i < o->ntags && strcmp(o->tags[i], p) != 0) i++;
+        if (i == o->ntags && o->ntags < MAX_PURGE_TAGS && strlen(p) < FA_CACHE_TAG_MAX)
+            snprintf(o->tags[o->ntags++], FA_CACHE_TAG_MAX, "%s", p);
+    }
+}
+
+static int print_summary(fa_store *store, const fa_import_stats *st, import_opts *o, const analytics_stats *an,
+                         double secs) {
     fa_match_row row;
     char ref[32];
     snprintf(ref, sizeof ref, "%lld", (long long)st->match_id);
     int rc = fa_store_match_find(store, ref, &row);
     if (rc) return rc;
+    if (o->redis) note_tags(o, &row);
+    if (o->quiet) return 0;
     if (o->json) print_json(&row, st, an, secs);
     else print_text(&row, st, an, secs);
     fflush(stdout);
@@ -199,7 +237,7 @@ static int print_summary(fa_store *store, const fa_import_stats *st, const impor
 }
 
 /* Imports one match; returns 0 or an error code (message set). */
-static int import_job(fa_store *store, const fa_ingest_job *job, const import_opts *o) {
+static int import_job(fa_store *store, const fa_ingest_job *job, import_opts *o) {
     double t0 = fa_clock_now();
     analytics_stats an = {0};
     fa_store_import *imp;
@@ -215,11 +253,33 @@ static int import_job(fa_store *store, const fa_ingest_job *job, const import_op
     }
     fa_import_stats st;
     rc = fa_store_import_commit(imp, &st);
-    if (rc || o->quiet) return rc;
+    if (rc || (o->quiet && !o->redis)) return rc;
     return print_summary(store, &st, o, &an, fa_clock_now() - t0);
 }
 
-static int run_jobs(const fa_ingest_plan *plan, const char *db, const import_opts *o) {
+/* Purges what was imported from the shared cache; a failure is reported, not fatal. */
+static void purge_caches(import_opts *o) {
+    if (!o->redis || o->ntags == 0) return;
+    fa_l2_config c;
+    fa_l2_config_default(&c);
+    c.url = o->redis;
+    fa_l2 *l2 = fa_l2_new(&c);
+    const char *tags[MAX_PURGE_TAGS];
+    for (size_t i = 0; i < o->ntags; i++) tags[i] = o->tags[i];
+    if (!l2 || fa_l2_purge(l2, tags, o->ntags, 2.0, NULL)) {
+        fprintf(stderr,
+                "footanalytics import: warning: the import is stored, but the shared cache was not purged: %s;\n"
+                "  API nodes on other databases serve the old data until it expires (a minute for a recent "
+                "match)\n",
+                fa_err_msg());
+        fa_err_clear();
+    } else if (!o->quiet && !o->json) {
+        printf("purged %zu cache tags from %s\n", o->ntags, o->redis);
+    }
+    fa_l2_free(l2);
+}
+
+static int run_jobs(const fa_ingest_plan *plan, const char *db, import_opts *o) {
     fa_store *store = fa_store_open(fa_cli_db_path(db), 1, 1);
     if (!store) return fa_cli_fail("import");
     int status = 0;
@@ -235,6 +295,7 @@ static int run_jobs(const fa_ingest_plan *plan, const char *db, const import_opt
     if (!status && !o->quiet && !o->json && plan->njobs > 1)
         printf("%zu matches imported in %.3f s\n", plan->njobs, fa_clock_now() - t0);
     fa_store_close(store);
+    purge_caches(o); /* also after a failure: the matches before it are stored */
     return status;
 }
 
@@ -246,13 +307,18 @@ int fa_cmd_import(int argc, char **argv) {
                                          {"config", required_argument, 0, 'c'},
                                          {"set", required_argument, 0, 's'},
                                          {"no-analytics", no_argument, 0, 'n'},
+                                         {"redis", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *db = NULL, *config = NULL;
     char *sets[MAX_SETS];
     int nsets = 0, c;
     fa_provider provider = FA_PROVIDER_UNKNOWN;
-    import_opts o = {.analytics = 1};
+    import_opts o;
+    memset(&o, 0, sizeof o);
+    o.analytics = 1;
+    const char *env = getenv("FA_REDIS_URL");
+    if (env && *env) o.redis = env;
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
@@ -272,6 +338,7 @@ int fa_cmd_import(int argc, char **argv) {
             sets[nsets++] = optarg;
             break;
         case 'n': o.analytics = 0; break;
+        case 'R': o.redis = optarg; break;
         case 'h': help(stdout); return 0;
         default: return fa_cli_usage("import", "bad option");
         }

@@ -20,6 +20,7 @@ static const fa_command commands[] = {
     {"stats", "a stored match's team and player metrics", fa_cmd_stats},
     {"report", "write a stored match's self-contained HTML report", fa_cmd_report},
     {"serve", "serve the stored matches as an HTTP JSON API", fa_cmd_serve},
+    {"apikey", "create, list and revoke the API keys of write and admin endpoints", fa_cmd_apikey},
     {"db", "database maintenance: migrate, explain", fa_cmd_db},
 };
 

@@ -33,7 +33,9 @@ enum {
     FA_EIO = -3,       /* I/O or runtime failure: disk, database, server (exit 3) */
     FA_ENOTFOUND = -4, /* the thing asked for does not exist (exit 2) */
     FA_EUSAGE = -5,    /* wrong command-line use (exit 1) */
-    FA_ELIMIT = -6     /* input exceeds a configured limit (exit 2) */
+    FA_ELIMIT = -6,    /* input exceeds a configured limit (exit 2) */
+    FA_ETIMEDOUT = -7, /* a deadline passed before a remote call answered (exit 3) */
+    FA_EUNAVAIL = -8   /* a dependency is unavailable: breaker open, nothing to try (exit 3) */
 };
 
 /* Sets the calling thread's error and returns code, so callers can write

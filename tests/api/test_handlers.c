@@ -20,6 +20,8 @@
 
 #include "api/api.h"
 #include "api/app_internal.h"
+#include "api/security.h"
+#include "cache/cache.h"
 #include "core/core.h"
 
 typedef struct fixture {
@@ -96,6 +98,8 @@ static void build(request *rq, const char *line, const char *const *headers) {
     }
     r->body = (fa_strv){"", 0};
     r->id = 7;
+    snprintf(r->peer, sizeof r->peer, "192.0.2.1");
+    r->version = 1;
 }
 
 typedef struct response {
@@ -214,8 +218,8 @@ static int setup(void **state) {
     assert_non_null(f->settled);
     f->cb = fa_api_app_callbacks(f->app);
     f->cb_settled = fa_api_app_callbacks(f->settled);
-    f->t = f->cb.thread_init(f->cb.ud, 0);
-    f->t_settled = f->cb_settled.thread_init(f->cb_settled.ud, 1);
+    f->t = f->cb.thread_init(f->cb.ud, 0, NULL);
+    f->t_settled = f->cb_settled.thread_init(f->cb_settled.ud, 1, NULL);
     assert_non_null(f->t);
     assert_non_null(f->t_settled);
     f->arena = fa_arena_new(1 << 20);
@@ -700,7 +704,7 @@ static void test_health(void **state) {
     snprintf(missing, sizeof missing, "%s/none.db", f->dir);
     fa_api_app *app = fa_api_app_new(missing, NULL);
     fa_api_callbacks cb = fa_api_app_callbacks(app);
-    fa_api_thread *t = cb.thread_init(cb.ud, 0);
+    fa_api_thread *t = cb.thread_init(cb.ud, 0, NULL);
     assert_non_null(t);
     call_on(&cb, t, &r, "GET /healthz", NULL);
     assert_int_equal(r.resp.status, 200);
@@ -765,12 +769,13 @@ static void test_router(void **state) {
     response_free(&g);
     response_free(&h);
 
-    /* every route of the table answers something other than 404/405 on GET */
+    /* every readable route of the table answers something other than 404/405 on GET */
     size_t n;
     const fa_api_route *routes = fa_api_routes(&n);
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 18);
     for (size_t i = 0; i < n; i++) {
         char line[256], path[200];
+        if (!routes[i].get) continue;
         snprintf(path, sizeof path, "%s", routes[i].pattern);
         replace(path, "{id}", "2");
         replace(path, "{player}", "Track_1");
@@ -883,41 +888,6 @@ static void test_cache_policy(void **state) {
 
 /* ------------------------------------------------------------ hooks */
 
-typedef struct fake_l1 {
-    char key[256], tags[128];
-    int ttl, puts, gets;
-    char *body;
-    size_t len;
-    char etag[128];
-} fake_l1;
-
-static void fake_put(void *ud, const char *key, fa_http_response *resp, int ttl_s, const char *tags) {
-    fake_l1 *c = ud;
-    c->puts++;
-    snprintf(c->key, sizeof c->key, "%s", key);
-    snprintf(c->tags, sizeof c->tags, "%s", tags);
-    c->ttl = ttl_s;
-    free(c->body);
-    c->len = resp->body_ref ? resp->body_ref_len : resp->body.len;
-    c->body = malloc(c->len + 1);
-    memcpy(c->body, resp->body_ref ? resp->body_ref : resp->body.data, c->len);
-    for (size_t i = 0; i < resp->nheaders; i++)
-        if (strcmp(resp->headers[i][0], "ETag") == 0)
-            snprintf(c->etag, sizeof c->etag, "%s", resp->headers[i][1]);
-}
-
-static int fake_get(void *ud, const char *key, fa_http_response *resp) {
-    fake_l1 *c = ud;
-    if (!c->body || strcmp(key, c->key) != 0) return 0;
-    c->gets++;
-    resp->status = 200;
-    resp->content_type = "application/json";
-    resp->body_ref = c->body;
-    resp->body_ref_len = c->len;
-    fa_http_response_header(resp, "ETag", c->etag);
-    return 1;
-}
-
 static const char *fake_pick(void *ud, const fa_http_request *req, const fa_http_response *resp) {
     (void)ud;
     (void)resp;
@@ -934,29 +904,45 @@ static int fake_encode(void *ud, const char *coding, fa_http_response *resp) {
     return fa_http_response_header(resp, "Content-Encoding", coding);
 }
 
+/* The real L1 behind the cache hooks (cache_hooks.c): a miss computes and
+ * keeps the 200 with its TTL and surrogate keys, a repeat is a hit with the
+ * same bytes and validators, problems and live routes are never kept, a
+ * purge drops what depends on a tag. */
 static void test_hooks(void **state) {
     fixture *f = need(state);
-    fake_l1 l1;
-    memset(&l1, 0, sizeof l1);
+    fa_l1_config lc;
+    fa_l1_config_default(&lc);
+    fa_l1 *l1 = fa_l1_new(&lc);
+    assert_non_null(l1);
     fa_api_app_config c;
     fa_api_app_config_default(&c);
-    c.hooks.ud = &l1;
-    c.hooks.cache_put = fake_put;
-    c.hooks.cache_get = fake_get;
+    fa_api_caches *caches = fa_api_caches_new(l1, NULL, &c.hooks);
+    assert_non_null(caches);
     fa_api_app *app = fa_api_app_new(f->db, &c);
     fa_api_callbacks cb = fa_api_app_callbacks(app);
-    fa_api_thread *t = cb.thread_init(cb.ud, 0);
+    fa_api_thread *t = cb.thread_init(cb.ud, 0, NULL);
     response a, b;
+    fa_l1_stats st;
     call_on(&cb, t, &a, "GET /v1/matches/1/stats", NULL);
-    assert_int_equal(l1.puts, 1);
-    assert_string_equal(l1.key, "/v1/matches/1/stats");
-    assert_int_equal(l1.ttl, 60);
-    assert_non_null(strstr(l1.tags, "match-1"));
+    assert_int_equal(a.resp.status, 200);
+    fa_l1_stats_get(l1, &st);
+    assert_int_equal(st.fills, 1);
+    assert_int_equal(st.entries, 1);
+    const fa_cache_entry *e;
+    assert_int_equal(fa_l1_get(l1, "/v1/matches/1/stats", &e), 1);
+    assert_true(e->expires_at - e->filled_at > 59 && e->expires_at - e->filled_at < 61); /* s-maxage 60 */
+    int has_match_tag = 0;
+    for (size_t i = 0; i < e->ntags; i++) has_match_tag |= strcmp(e->tags[i], "match-1") == 0;
+    assert_true(has_match_tag);
+    fa_cache_entry_release(e);
     call_on(&cb, t, &b, "GET /v1/matches/1/stats", NULL);
-    assert_int_equal(l1.gets, 1);
-    assert_int_equal(l1.puts, 1);
+    fa_l1_stats_get(l1, &st);
+    assert_int_equal(st.fills, 1);
+    assert_int_equal(b.resp.status, 200);
     assert_string_equal(a.body, b.body);
     assert_string_equal(header(&a, "ETag"), header(&b, "ETag"));
+    assert_string_equal(header(&a, "Cache-Control"), header(&b, "Cache-Control"));
+    assert_string_equal(header(&a, "Surrogate-Key"), header(&b, "Surrogate-Key"));
     char cond[120];
     snprintf(cond, sizeof cond, "If-None-Match: \"nope\", %s", header(&a, "ETag"));
     const char *inm[] = {cond, NULL};
@@ -964,12 +950,27 @@ static void test_hooks(void **state) {
     call_on(&cb, t, &b, "GET /v1/matches/1/stats", inm);
     assert_int_equal(b.resp.status, 304);
     response_free(&b);
-    call_on(&cb, t, &b, "GET /healthz", NULL); /* never offered to the cache */
-    assert_int_equal(l1.puts, 1);
+    call_on(&cb, t, &b, "GET /healthz", NULL); /* live: never kept */
+    response_free(&b);
+    call_on(&cb, t, &b, "GET /v1/matches/999999/stats", NULL); /* a problem: answered, not kept */
+    assert_int_equal(b.resp.status, 404);
+    assert_string_equal(header(&b, "Cache-Control"), "no-store");
+    response_free(&b);
+    fa_l1_stats_get(l1, &st);
+    assert_int_equal(st.entries, 1);
+    assert_int_equal(st.fills, 2);
+    /* purge by tag: the next request computes again */
+    const char *tags[] = {"match-1"};
+    assert_int_equal(c.hooks.purge(c.hooks.ud, tags, 1), 0);
+    call_on(&cb, t, &b, "GET /v1/matches/1/stats", NULL);
+    assert_string_equal(a.body, b.body);
+    fa_l1_stats_get(l1, &st);
+    assert_int_equal(st.fills, 3);
     response_free(&b);
     cb.thread_free(t);
     fa_api_app_free(app);
-    free(l1.body);
+    fa_api_caches_free(caches);
+    fa_l1_free(l1);
 
     /* a coding: its own ETag, 304 against it, the body encoded only when sent */
     fa_api_app_config_default(&c);
@@ -977,7 +978,7 @@ static void test_hooks(void **state) {
     c.hooks.encode = fake_encode;
     app = fa_api_app_new(f->db, &c);
     cb = fa_api_app_callbacks(app);
-    t = cb.thread_init(cb.ud, 0);
+    t = cb.thread_init(cb.ud, 0, NULL);
     const char *ae[] = {"Accept-Encoding: test", NULL};
     call_on(&cb, t, &b, "GET /v1/matches/1/stats", ae);
     assert_string_equal(b.body, "ENCODED");
@@ -1001,6 +1002,123 @@ static void test_hooks(void **state) {
     cb.thread_free(t);
     fa_api_app_free(app);
     response_free(&a);
+}
+
+
+/* ------------------------------------------------------------ guard: keys and rate limits */
+
+static double fixed_now;
+static double fixed_clock(void *ud) {
+    (void)ud;
+    return fixed_now;
+}
+
+/* Writes a keys file with an admin key and a write-only key; the keys into admin/writer. */
+static void write_keys(const char *path, char *admin, char *writer) {
+    char ha[FA_API_KEY_HASH_SIZE], hw[FA_API_KEY_HASH_SIZE];
+    assert_int_equal(fa_api_key_generate(admin, FA_API_KEY_SIZE, ha, sizeof ha), 0);
+    assert_int_equal(fa_api_key_generate(writer, FA_API_KEY_SIZE, hw, sizeof hw), 0);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# test keys\nops sha256:%s admin\nfeeder sha256:%s write\n", ha, hw);
+    fclose(fp);
+}
+
+static void expect_status(const fa_api_callbacks *cb, fa_api_thread *t, const char *line, const char *hdr,
+                          int status, const char *detail) {
+    response r;
+    const char *hs[] = {hdr, NULL};
+    call_on(cb, t, &r, line, hdr ? hs : NULL);
+    if (r.resp.status != status) fail_msg("%s: status %d, want %d: %s", line, r.resp.status, status, r.body);
+    if (detail && !strstr(r.body, detail)) fail_msg("%s: body lacks '%s': %s", line, detail, r.body);
+    if (status == 401) assert_non_null(header(&r, "WWW-Authenticate"));
+    response_free(&r);
+}
+
+static void test_guard(void **state) {
+    fixture *f = need(state);
+    /* no keys configured: admin routes are disabled */
+    expect_status(&f->cb, f->t, "POST /v1/admin/purge?tags=match-1", NULL, 403, "no API keys configured");
+    expect_status(&f->cb, f->t, "GET /v1/admin/purge?tags=match-1", NULL, 405, "POST, OPTIONS");
+    char path[512], admin[FA_API_KEY_SIZE], writer[FA_API_KEY_SIZE];
+    snprintf(path, sizeof path, "%s/keys", f->dir);
+    write_keys(path, admin, writer);
+    fa_api_keys *keys = fa_api_keys_load(path);
+    assert_non_null(keys);
+    fa_ratelimit_config rc;
+    fa_ratelimit_config_default(&rc);
+    rc.rate = 1;
+    rc.burst = 3;
+    rc.clock = fixed_clock;
+    fa_ratelimit *by_ip = fa_ratelimit_new(&rc);
+    rc.burst = 2;
+    fa_ratelimit *by_key = fa_ratelimit_new(&rc);
+    fa_l1_config lc;
+    fa_l1_config_default(&lc);
+    fa_l1 *l1 = fa_l1_new(&lc);
+    fa_api_app_config c;
+    fa_api_app_config_default(&c);
+    fa_api_caches *caches = fa_api_caches_new(l1, NULL, &c.hooks);
+    c.keys = keys;
+    fa_api_app *app = fa_api_app_new(f->db, &c);
+    fa_api_callbacks cb = fa_api_app_callbacks(app);
+    fa_api_thread *t = cb.thread_init(cb.ud, 0, NULL);
+    char bearer_admin[128], bearer_writer[128], xkey_admin[128];
+    snprintf(bearer_admin, sizeof bearer_admin, "Authorization: Bearer %s", admin);
+    snprintf(bearer_writer, sizeof bearer_writer, "Authorization: Bearer %s", writer);
+    snprintf(xkey_admin, sizeof xkey_admin, "X-API-Key: %s", admin);
+    const char *purge = "POST /v1/admin/purge?tags=match-1,team-statsbomb-217";
+    expect_status(&cb, t, purge, NULL, 401, "needs an API key");
+    expect_status(&cb, t, purge, "Authorization: Bearer fa_not-a-key", 401, "unknown API key");
+    expect_status(&cb, t, purge, "Authorization: Bearer ", 401, "malformed");
+    expect_status(&cb, t, purge, bearer_writer, 403, "'feeder' lacks the admin scope");
+    expect_status(&cb, t, "GET /v1/matches/1", "X-API-Key: wrong", 401, "unknown API key"); /* even on reads */
+    expect_status(&cb, t, "GET /v1/matches/1", bearer_writer, 200, NULL);
+    /* a purge drops the cached match */
+    response r;
+    call_on(&cb, t, &r, "GET /v1/matches/1/stats", NULL);
+    response_free(&r);
+    fa_l1_stats st;
+    fa_l1_stats_get(l1, &st);
+    uint64_t fills = st.fills;
+    expect_status(&cb, t, purge, bearer_admin, 200, "{\"purged\":[\"match-1\",\"team-statsbomb-217\"]}");
+    expect_status(&cb, t, "POST /v1/admin/purge?tags=Match_1", xkey_admin, 400, "parameter 'tags'");
+    expect_status(&cb, t, "POST /v1/admin/purge", xkey_admin, 400, "parameter 'tags'");
+    call_on(&cb, t, &r, "GET /v1/matches/1/stats", NULL);
+    response_free(&r);
+    fa_l1_stats_get(l1, &st);
+    assert_int_equal(st.fills, fills + 1);
+    cb.thread_free(t);
+    fa_api_app_free(app);
+
+    /* rate limits: per address on every route but the probes, then per key */
+    c.limit_ip = by_ip;
+    c.limit_key = by_key;
+    app = fa_api_app_new(f->db, &c);
+    cb = fa_api_app_callbacks(app);
+    t = cb.thread_init(cb.ud, 0, NULL);
+    fixed_now = 100;
+    for (int i = 0; i < 3; i++) expect_status(&cb, t, "GET /v1/matches", NULL, 200, NULL);
+    call_on(&cb, t, &r, "GET /v1/matches", NULL);
+    assert_int_equal(r.resp.status, 429);
+    assert_string_equal(header(&r, "Retry-After"), "1");
+    assert_string_equal(r.resp.content_type, "application/problem+json");
+    response_free(&r);
+    for (int i = 0; i < 5; i++) expect_status(&cb, t, "GET /healthz", NULL, 200, NULL);
+    fixed_now = 101; /* one token back */
+    expect_status(&cb, t, "GET /v1/matches", bearer_writer, 200, NULL);
+    expect_status(&cb, t, "GET /v1/matches", bearer_writer, 429, "from this address");
+    fixed_now = 200; /* address buckets full again; the key's has 2 */
+    expect_status(&cb, t, "GET /v1/matches", bearer_writer, 200, NULL);
+    expect_status(&cb, t, "GET /v1/matches", bearer_writer, 200, NULL);
+    expect_status(&cb, t, "GET /v1/matches", bearer_writer, 429, "from this API key");
+    cb.thread_free(t);
+    fa_api_app_free(app);
+    fa_api_caches_free(caches);
+    fa_l1_free(l1);
+    fa_ratelimit_free(by_ip);
+    fa_ratelimit_free(by_key);
+    fa_api_keys_free(keys);
 }
 
 /* ------------------------------------------------------------ problems and OpenAPI */
@@ -1072,7 +1190,7 @@ static void test_openapi(void **state) {
     for (size_t i = 0; i < n; i++) {
         const fa_json_value *item = fa_json_get(paths, routes[i].pattern);
         if (!item) fail_msg("openapi.json lacks %s", routes[i].pattern);
-        const fa_json_value *get = fa_json_get(item, "get");
+        const fa_json_value *get = fa_json_get(item, routes[i].get ? "get" : "post");
         assert_non_null(get);
         assert_string_equal(str(get, "operationId"), routes[i].operation);
         assert_non_null(fa_json_get(fa_json_get(get, "responses"), "200"));
@@ -1113,7 +1231,7 @@ int main(void) {
         cmocka_unit_test(test_pitch_control),  cmocka_unit_test(test_season),
         cmocka_unit_test(test_health),         cmocka_unit_test(test_router),
         cmocka_unit_test(test_etag_304),       cmocka_unit_test(test_cache_policy),
-        cmocka_unit_test(test_hooks),          cmocka_unit_test(test_problem_shape),
+        cmocka_unit_test(test_hooks), cmocka_unit_test(test_guard),          cmocka_unit_test(test_problem_shape),
         cmocka_unit_test(test_openapi),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -30,7 +30,7 @@ static int setup(void **state) {
     e->app = fa_api_app_new("/nonexistent/footanalytics-test.db", NULL);
     assert_non_null(e->app);
     e->cb = fa_api_app_callbacks(e->app);
-    e->t = e->cb.thread_init(e->cb.ud, 0);
+    e->t = e->cb.thread_init(e->cb.ud, 0, NULL);
     assert_non_null(e->t);
     *state = e;
     return 0;

@@ -4,10 +4,12 @@
  * to it over sockets: keep-alive, pipelining, the limits (431, 413, idle and
  * header timeouts, max_connections), graceful stop with a slow handler in
  * flight, HEAD, borrowed bodies, two loops, and peers that misbehave
- * (garbage, resets, half-closes). Every socket has a receive timeout, so a
- * server bug fails a test instead of hanging it.
+ * (garbage, resets, half-closes), deferred responses completed from a
+ * watched fd and from the tick, the peer address. Every socket has a
+ * receive timeout, so a server bug fails a test instead of hanging it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,30 +23,106 @@
 
 #include "api/api.h"
 #include "core/core.h"
+#include "net/net.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- the echo app */
 
 typedef struct echo_app {
-    atomic_int inits, frees, releases, handled, slow_started;
+    atomic_int inits, frees, releases, handled, slow_started, deferred_done;
 } echo_app;
+
+/* Deferred requests wait in one of two FIFOs: answered by the pipe's watch
+ * callback (the handler writes a byte to the pipe) or by the tick, 20 ms later. */
+enum { MAX_WAITING = 64 };
+typedef struct waiting {
+    fa_http_deferred *d;
+    char query[64];
+    double due;
+} waiting;
 
 struct fa_api_thread {
     echo_app *app;
     int loop;
+    const fa_io_loop *io;
+    int pipe[2];
+    waiting by_fd[MAX_WAITING], by_tick[MAX_WAITING];
+    int n_fd, n_tick;
 };
 
-static fa_api_thread *echo_thread_init(void *ud, int loop_index) {
+static void answer_waiting(waiting *w, const char *how) {
+    fa_http_response *resp = fa_http_deferred_response(w->d);
+    resp->status = 200;
+    resp->content_type = "text/plain";
+    fa_buf_printf(&resp->body, "%s q=%s", how, w->query);
+    fa_http_deferred_done(w->d);
+}
+
+/* Answers what is waiting now: answering may run the connection's next
+ * pipelined request, which may defer into the same list, for next time. */
+static void answer_all(waiting *list, int *n, const char *how, echo_app *app) {
+    waiting now[MAX_WAITING];
+    int k = *n;
+    memcpy(now, list, (size_t)k * sizeof *list);
+    *n = 0;
+    for (int i = 0; i < k; i++) answer_waiting(&now[i], how);
+    atomic_fetch_add(&app->deferred_done, k);
+}
+
+static void pipe_ready(void *arg, unsigned events) {
+    fa_api_thread *t = arg;
+    char b[64];
+    assert_true(events & FA_IO_READ);
+    while (read(t->pipe[0], b, sizeof b) > 0) {
+    }
+    answer_all(t->by_fd, &t->n_fd, "by-fd", t->app);
+}
+
+static double echo_tick(fa_api_thread *t, double now) {
+    if (!t->n_tick) return -1;
+    if (now < t->by_tick[t->n_tick - 1].due) return t->by_tick[t->n_tick - 1].due - now;
+    answer_all(t->by_tick, &t->n_tick, "by-tick", t->app);
+    return t->n_tick ? 0.02 : -1; /* answering may have deferred the next request */
+}
+
+static void echo_draining(fa_api_thread *t) { answer_all(t->by_tick, &t->n_tick, "by-drain", t->app); }
+
+static fa_api_thread *echo_thread_init(void *ud, int loop_index, const struct fa_io_loop *io) {
     fa_api_thread *t = calloc(1, sizeof *t);
     t->app = ud;
     t->loop = loop_index;
+    t->io = io;
+    t->pipe[0] = t->pipe[1] = -1;
+    if (io) {
+        assert_int_equal(pipe2(t->pipe, O_NONBLOCK | O_CLOEXEC), 0);
+        assert_int_equal(io->watch(io->ud, t->pipe[0], FA_IO_READ, pipe_ready, t), 0);
+    }
     atomic_fetch_add(&t->app->inits, 1);
     return t;
 }
 
 static void echo_thread_free(fa_api_thread *t) {
     atomic_fetch_add(&t->app->frees, 1);
+    answer_all(t->by_fd, &t->n_fd, "by-free", t->app); /* their connections are gone: done only frees */
+    answer_all(t->by_tick, &t->n_tick, "by-free", t->app);
+    if (t->io) {
+        assert_int_equal(t->io->watch(t->io->ud, t->pipe[0], 0, NULL, NULL), 0);
+        close(t->pipe[0]);
+        close(t->pipe[1]);
+    }
     free(t);
+}
+
+/* Defers the request into list (answered later with its query). */
+static void defer_into(fa_api_thread *t, const fa_http_request *req, fa_http_response *resp, waiting *list,
+                       int *n) {
+    assert_true(*n < MAX_WAITING);
+    waiting *w = &list[(*n)++];
+    w->d = fa_http_defer(resp);
+    assert_non_null(w->d);
+    assert_null(fa_http_defer(resp)); /* only once */
+    snprintf(w->query, sizeof w->query, "%.*s", (int)req->query.n, req->query.p);
+    w->due = t->io->now(t->io->ud) + 0.02;
 }
 
 static void echo_release(void *ud) { atomic_fetch_add(&((echo_app *)ud)->releases, 1); }
@@ -84,6 +162,14 @@ static void echo_handle(fa_api_thread *t, const fa_http_request *req, fa_http_re
         for (int i = 0; i < 100000; i++) fa_buf_puts(&resp->body, "0123456789"); /* 1 MB */
     } else if (path_is(req, "/none")) {
         resp->status = 204;
+    } else if (path_is(req, "/defer-fd")) {
+        defer_into(t, req, resp, t->by_fd, &t->n_fd);
+        ssize_t w = write(t->pipe[1], "x", 1);
+        assert_int_equal(w, 1);
+    } else if (path_is(req, "/defer-tick")) {
+        defer_into(t, req, resp, t->by_tick, &t->n_tick);
+    } else if (path_is(req, "/peer")) {
+        fa_buf_printf(&resp->body, "%s HTTP/%d", req->peer, req->version);
     } else {
         fa_buf_puts(&resp->body, "hello");
     }
@@ -92,7 +178,7 @@ static void echo_handle(fa_api_thread *t, const fa_http_request *req, fa_http_re
 static fa_server *start(fa_server_config *c, echo_app *app) {
     c->host = "127.0.0.1";
     c->port = 0;
-    fa_api_callbacks cb = {app, echo_thread_init, echo_thread_free, echo_handle};
+    fa_api_callbacks cb = {app, echo_thread_init, echo_thread_free, echo_handle, echo_tick, echo_draining};
     fa_server *s = fa_server_start(c, &cb);
     if (!s) print_message("fa_server_start: %s\n", fa_err_msg());
     assert_non_null(s);
@@ -689,10 +775,61 @@ static void test_expect_continue(void **state) {
     stop(s);
 }
 
+/* Deferred responses keep their place among pipelined ones, from a watched
+ * fd and from the tick; the peer address reaches the handler. */
+static void test_deferred(void **state) {
+    (void)state;
+    echo_app app = {0};
+    fa_server *s = start_default(&app, 1);
+    client *c = client_open(fa_server_port(s));
+    client_puts(c, "GET /defer-fd?i=0 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /echo?i=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /defer-tick?i=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /defer-tick?i=3 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /echo?i=4 HTTP/1.1\r\nHost: t\r\n\r\n");
+    reply *r = malloc(sizeof *r);
+    const char *want[] = {"by-fd q=i=0", "GET /echo q=i=1 body=", "by-tick q=i=2", "by-tick q=i=3",
+                          "GET /echo q=i=4 body="};
+    double t0 = now_s();
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(read_reply(c, r, 0), 0);
+        assert_int_equal(r->status, 200);
+        assert_string_equal(r->body, want[i]);
+    }
+    assert_true(now_s() - t0 >= 0.035); /* two tick deferrals of 20 ms, one after the other */
+    get(c, "/peer", r);
+    assert_string_equal(r->body, "127.0.0.1 HTTP/1");
+    /* A HEAD answered late still sends no body; the next request then works. */
+    client_puts(c, "HEAD /defer-fd?h HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(c, r, 1), 0);
+    assert_int_equal(strncmp(header_in(r->head, "Content-Length"), "9\r\n", 3), 0); /* "by-fd q=h" */
+    get(c, "/echo", r);
+    assert_string_equal(r->body, "GET /echo q= body=");
+    client_close(c);
+    /* A client that leaves while its response is deferred: done only frees. */
+    c = client_open(fa_server_port(s));
+    client_puts(c, "GET /defer-tick?gone HTTP/1.1\r\nHost: t\r\n\r\n");
+    client_close(c);
+    sleep_s(0.1);
+    assert_int_equal(atomic_load(&app.deferred_done), 5);
+    /* One still waiting when the server stops: answered by the drain. */
+    c = client_open(fa_server_port(s));
+    client_puts(c, "GET /defer-tick?last HTTP/1.1\r\nHost: t\r\n\r\n");
+    sleep_s(0.005);
+    fa_server_stop(s);
+    assert_int_equal(read_reply(c, r, 0), 0);
+    assert_string_equal(r->body, "by-drain q=last");
+    assert_non_null(strstr(r->head, "Connection: close"));
+    fa_server_wait_free(s);
+    assert_int_equal(atomic_load(&app.deferred_done), 6);
+    client_close(c);
+    free(r);
+}
+
 static void test_start_errors(void **state) {
     (void)state;
     echo_app app = {0};
-    fa_api_callbacks cb = {&app, echo_thread_init, echo_thread_free, echo_handle};
+    fa_api_callbacks cb = {&app, echo_thread_init, echo_thread_free, echo_handle, NULL, NULL};
     fa_server_config cfg;
     fa_server_config_default(&cfg);
     cfg.loops = -1;
@@ -715,12 +852,13 @@ static void test_start_errors(void **state) {
     assert_null(fa_server_start(&cfg, &cb));
     assert_non_null(strstr(fa_err_msg(), "cannot listen"));
     stop(s);
-    fa_api_callbacks no_handle = {NULL, NULL, NULL, NULL};
+    fa_api_callbacks no_handle = {NULL, NULL, NULL, NULL, NULL, NULL};
     fa_server_config_default(&cfg);
     assert_null(fa_server_start(&cfg, &no_handle));
 }
 
-static fa_api_thread *failing_init(void *ud, int loop_index) {
+static fa_api_thread *failing_init(void *ud, int loop_index, const struct fa_io_loop *io) {
+    (void)io;
     (void)ud;
     if (loop_index == 1) {
         fa_err_set(FA_EIO, "store: cannot open db.sqlite");
@@ -733,7 +871,7 @@ static void free_thread(fa_api_thread *t) { free(t); }
 
 static void test_thread_init_failure(void **state) {
     (void)state;
-    fa_api_callbacks cb = {NULL, failing_init, free_thread, echo_handle};
+    fa_api_callbacks cb = {NULL, failing_init, free_thread, echo_handle, NULL, NULL};
     fa_server_config cfg;
     fa_server_config_default(&cfg);
     cfg.port = 0;
@@ -758,6 +896,7 @@ int main(void) {
         cmocka_unit_test(test_two_loops),
         cmocka_unit_test(test_misbehaving_peers),
         cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_deferred),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_thread_init_failure),
     };

@@ -106,6 +106,16 @@ static void test_hit_miss(void **state) {
     assert_int_equal(s.bytes, a->charge);
     assert_int_equal(s.max_bytes, 1 << 20);
     assert_false(hit(l1, "GET /v1/matches/2"));
+    /* fa_l1_fill after a missed fa_l1_get: that one request counts one miss */
+    const fa_cache_entry *d;
+    assert_int_equal(fa_l1_fill(l1, "GET /v1/matches/2", test_fill, &f, &d), 0);
+    assert_int_equal(f.calls, 2);
+    s = stats(l1);
+    assert_int_equal(s.misses, 3);
+    assert_int_equal(s.hits, 2);
+    assert_int_equal(s.fills, 2);
+    assert_true(hit(l1, "GET /v1/matches/2"));
+    fa_cache_entry_release(d);
     fa_cache_entry_release(a);
     fa_cache_entry_release(b);
     fa_cache_entry_release(c);

@@ -31,9 +31,10 @@ static const char *plan_of(const char *text, const char *name, char *line, size_
     char key[128];
     snprintf(key, sizeof key, "%s:", name);
     const char *at = strstr(text, key);
-    if (!at || (at != text && at[-1] != '\n')) fail_msg("no plan for %s in:\n%s", name, text);
-    size_t n = strcspn(at, "\n");
-    snprintf(line, size, "%.*s", (int)n, at);
+    size_t off = at ? (size_t)(at - text) : 0;
+    if (!at || (off > 0 && text[off - 1] != '\n')) fail_msg("no plan for %s in:\n%s", name, text);
+    size_t n = strcspn(text + off, "\n");
+    snprintf(line, size, "%.*s", (int)n, text + off);
     return line;
 }
 

@@ -1,0 +1,318 @@
+/*
+ * test_cluster.c - two `footanalytics serve` nodes sharing one database and
+ * one real Redis (a redis-server this test starts on a free loopback port),
+ * end to end over HTTP:
+ *   - L2 fill and hit across nodes: node A computes and shares a response,
+ *     node B answers it from Redis (same bytes, same ETag) without the store;
+ *   - tag invalidation seen by both: an admin purge on A (API key) drops the
+ *     entry from L2 and, through pub/sub, from B's L1;
+ *   - Redis frozen, then killed: both nodes keep answering from L1 and the
+ *     store, the breaker opens; Redis back on the same port: the breaker
+ *     closes again and L2 hits resume.
+ * Every figure is read from the nodes' own /metrics, so the test checks
+ * what an operator would see.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "testutil.h"
+
+#define STATS "/v1/matches/1/stats"
+
+typedef struct cluster {
+    char *dir;
+    char db[4200], keys[4200], admin_key[128];
+    pid_t redis, node[2];
+    int redis_port, port[2];
+} cluster;
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One request on a fresh connection; the whole response into buf. Returns the status, -1 on failure. */
+static int http(int port, const char *method, const char *target, const char *extra, char *buf, size_t size) {
+    int fd = connect_to(port);
+    if (fd < 0) return -1;
+    char req[1024];
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n", method, target,
+             extra ? extra : "");
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got < size - 1 && (r = read(fd, buf + got, size - 1 - got)) > 0) got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    return got > 12 ? atoi(buf + 9) : -1;
+}
+
+static const char *body_of(const char *resp) {
+    const char *b = strstr(resp, "\r\n\r\n");
+    return b ? b + 4 : "";
+}
+
+static void etag_of(const char *resp, char *out, size_t size) {
+    const char *e = strcasestr(resp, "\r\netag: ");
+    out[0] = '\0';
+    if (e) snprintf(out, size, "%.*s", (int)strcspn(e + 8, "\r"), e + 8);
+}
+
+/* A sample's value from a node's /metrics ("name{labels}"), -1 when absent. */
+static double metric(int port, const char *sample) {
+    static char buf[1 << 20];
+    if (http(port, "GET", "/metrics", NULL, buf, sizeof buf) != 200) return -1;
+    size_t n = strlen(sample);
+    for (const char *p = buf; (p = strstr(p, sample)); p += n)
+        if ((p == buf || p[-1] == '\n') && p[n] == ' ') return atof(p + n + 1);
+    return -1;
+}
+
+/* Waits up to 5 s for a node's sample to reach at least want; its last value. */
+static double wait_metric(int port, const char *sample, double want) {
+    double v = -1;
+    for (int i = 0; i < 100 && (v = metric(port, sample)) < want; i++) sleep_s(0.05);
+    return v;
+}
+
+static pid_t start_redis(int port) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char p[16];
+        snprintf(p, sizeof p, "%d", port);
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1);
+        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) { /* until it accepts */
+        int fd = connect_to(port);
+        if (fd >= 0) {
+            close(fd);
+            return pid;
+        }
+        sleep_s(0.02);
+    }
+    return -1;
+}
+
+static pid_t start_node(cluster *c, int *port) {
+    int out[2];
+    if (pipe(out) != 0) return -1;
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", c->redis_port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execl(getenv("FA_BIN"), "footanalytics", "serve", "--db", c->db, "--port", "0", "--loops", "1", "--redis",
+              url, "--redis-timeout", "0.05", "--api-keys", c->keys, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[512];
+    FILE *f = fdopen(out[0], "r");
+    if (!f || !fgets(line, sizeof line, f)) return -1;
+    fclose(f);
+    const char *colon = strstr(line, "127.0.0.1:");
+    *port = colon ? atoi(colon + 10) : 0;
+    return *port > 0 ? pid : -1;
+}
+
+static int setup(void **state) {
+    const char *sb = fa_test_data("events/statsbomb/15986_event.json");
+    if (!fa_test_file_exists(sb)) return 0;
+    cluster *c = calloc(1, sizeof *c);
+    *state = c;
+    c->dir = fa_test_tmpdir();
+    snprintf(c->db, sizeof c->db, "%s/fa.db", c->dir);
+    snprintf(c->keys, sizeof c->keys, "%s/keys", c->dir);
+    char args[9000], *out = NULL;
+    snprintf(args, sizeof args, "import --quiet --db '%s' '%s'", c->db, sb);
+    if (fa_test_run_cli(args, NULL, NULL) != 0) return -1;
+    snprintf(args, sizeof args, "apikey new ops --scopes admin --file '%s'", c->keys);
+    if (fa_test_run_cli(args, &out, NULL) != 0) return -1;
+    snprintf(c->admin_key, sizeof c->admin_key, "%.*s", (int)strcspn(out, "\n"), out);
+    free(out);
+    c->redis_port = free_port();
+    if ((c->redis = start_redis(c->redis_port)) < 0) return -1;
+    for (int i = 0; i < 2; i++)
+        if ((c->node[i] = start_node(c, &c->port[i])) < 0) return -1;
+    return 0;
+}
+
+/* Both nodes connected to Redis, their subscriptions up. */
+static void wait_connected(cluster *c) {
+    for (int i = 0; i < 2; i++) {
+        assert_true(wait_metric(c->port[i], "fa_cache_connects_total{layer=\"l2\"}", 1) >= 1);
+        assert_true(wait_metric(c->port[i], "fa_cache_resyncs_total{layer=\"l2\"}", 1) >= 1);
+    }
+}
+
+static int teardown(void **state) {
+    cluster *c = *state;
+    if (!c) return 0;
+    for (int i = 0; i < 2; i++)
+        if (c->node[i] > 0) {
+            kill(c->node[i], SIGKILL);
+            waitpid(c->node[i], NULL, 0);
+        }
+    if (c->redis > 0) {
+        kill(c->redis, SIGCONT);
+        kill(c->redis, SIGKILL);
+        waitpid(c->redis, NULL, 0);
+    }
+    fa_test_rmtree(c->dir);
+    free(c->dir);
+    free(c);
+    return 0;
+}
+
+static cluster *need(void **state) {
+    if (!*state) {
+        print_message("SKIP: shared data not found\n");
+        skip();
+    }
+    return *state;
+}
+
+#define L2_HITS "fa_cache_hits_total{layer=\"l2\"}"
+#define L2_MISSES "fa_cache_misses_total{layer=\"l2\"}"
+#define L2_SETS "fa_cache_sets_total{layer=\"l2\"}"
+#define L1_HITS "fa_cache_hits_total{layer=\"l1\"}"
+#define L1_MISSES "fa_cache_misses_total{layer=\"l1\"}"
+#define BREAKER "fa_circuit_breaker_state{dependency=\"redis\"}"
+#define INVALS "fa_cache_invalidations_received_total{layer=\"l2\"}"
+
+static char a_resp[1 << 20], b_resp[1 << 20];
+
+/* L2 fill on A, hit on B: same bytes, same validator; then B's own L1. */
+static void test_l2_fill_and_hit(void **state) {
+    cluster *c = need(state);
+    wait_connected(c);
+    assert_int_equal(http(c->port[0], "GET", STATS, NULL, a_resp, sizeof a_resp), 200);
+    assert_true(wait_metric(c->port[0], L2_SETS, 1) >= 1);
+    assert_int_equal(metric(c->port[1], L2_HITS), 0);
+    assert_int_equal(http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200);
+    assert_int_equal(metric(c->port[1], L2_HITS), 1);
+    assert_int_equal(metric(c->port[1], L2_SETS), 0); /* B computed nothing */
+    assert_string_equal(body_of(a_resp), body_of(b_resp));
+    char ea[128], eb[128];
+    etag_of(a_resp, ea, sizeof ea);
+    etag_of(b_resp, eb, sizeof eb);
+    assert_true(ea[0] != '\0');
+    assert_string_equal(ea, eb);
+    /* the precompressed variants travelled too */
+    assert_int_equal(http(c->port[1], "GET", STATS, "Accept-Encoding: br\r\n", b_resp, sizeof b_resp), 200);
+    assert_non_null(strcasestr(b_resp, "\r\ncontent-encoding: br\r\n"));
+    assert_int_equal(metric(c->port[1], L1_HITS), 1);
+    assert_int_equal(metric(c->port[1], L2_HITS), 1);
+}
+
+/* An admin purge on A: B's L1 hears it through Redis, and L2 no longer has the entry. */
+static void test_purge_seen_by_both(void **state) {
+    cluster *c = need(state);
+    char auth[200];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", c->admin_key);
+    assert_int_equal(http(c->port[0], "POST", "/v1/admin/purge?tags=match-1", NULL, a_resp, sizeof a_resp), 401);
+    assert_int_equal(http(c->port[0], "POST", "/v1/admin/purge?tags=match-1", auth, a_resp, sizeof a_resp), 200);
+    assert_non_null(strstr(body_of(a_resp), "\"purged\":[\"match-1\"]"));
+    assert_true(wait_metric(c->port[1], INVALS, 1) >= 1);
+    double b_l1_misses = metric(c->port[1], L1_MISSES), b_l2_misses = metric(c->port[1], L2_MISSES);
+    assert_int_equal(http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200);
+    assert_int_equal(metric(c->port[1], L1_MISSES), b_l1_misses + 1); /* B's L1 dropped it */
+    assert_int_equal(metric(c->port[1], L2_MISSES), b_l2_misses + 1); /* and so did L2 */
+    assert_true(wait_metric(c->port[1], L2_SETS, 1) >= 1); /* B recomputed and shared it */
+}
+
+/* Redis frozen, then gone: answers keep coming, the breaker opens; back: it closes. */
+static void test_redis_down_and_back(void **state) {
+    cluster *c = need(state);
+    assert_int_equal(metric(c->port[0], BREAKER), 0);
+    kill(c->redis, SIGSTOP);
+    char target[64];
+    /* new keys: a get times out (50 ms) and drops the connection, reconnects time out
+     * (0.5 s) too; every request is answered meanwhile, until the breaker opens */
+    double open = 0;
+    for (int i = 0; i < 200 && open != 1; i++) {
+        snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", i + 1);
+        assert_int_equal(http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp), 200);
+        open = metric(c->port[0], BREAKER);
+        if (open != 1) sleep_s(0.05);
+    }
+    assert_int_equal(open, 1);
+    double t0 = fa_clock_now();
+    assert_int_equal(http(c->port[0], "GET", "/v1/matches/1/events?limit=50", NULL, a_resp, sizeof a_resp), 200);
+    assert_true(fa_clock_now() - t0 < 0.045); /* refused at once: no L2 wait */
+    kill(c->redis, SIGCONT);
+    kill(c->redis, SIGKILL);
+    waitpid(c->redis, NULL, 0);
+    c->redis = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", 60 + i);
+        assert_int_equal(http(c->port[1], "GET", target, NULL, b_resp, sizeof b_resp), 200);
+    }
+    assert_int_equal(http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200); /* its L1 */
+    c->redis = start_redis(c->redis_port);
+    assert_true(c->redis > 0);
+    /* after the breaker's cool-down a probe succeeds and it closes; then L2 is used again */
+    double closed = -1;
+    for (int i = 0; i < 100 && closed != 0; i++) {
+        snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", 100 + i);
+        http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp);
+        closed = metric(c->port[0], BREAKER);
+        if (closed != 0) sleep_s(0.1);
+    }
+    assert_int_equal(closed, 0);
+    double sets = metric(c->port[0], L2_SETS);
+    assert_int_equal(http(c->port[0], "GET", "/v1/matches/1/players", NULL, a_resp, sizeof a_resp), 200);
+    assert_true(wait_metric(c->port[0], L2_SETS, sets + 1) >= sets + 1);
+    assert_int_equal(http(c->port[1], "GET", "/v1/matches/1/players", NULL, b_resp, sizeof b_resp), 200);
+    assert_string_equal(body_of(a_resp), body_of(b_resp));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_l2_fill_and_hit),
+        cmocka_unit_test(test_purge_seen_by_both),
+        cmocka_unit_test(test_redis_down_and_back),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
