@@ -264,6 +264,48 @@ fa_api_callbacks fa_api_app_callbacks(fa_api_app *app);
 struct fa_match; /* model.h */
 void fa_api_match_tags(int64_t store_id, const struct fa_match *m, char *out, size_t size);
 
+/* Computes key's response (path, plus '?' and the raw query) into the
+ * caches if it is not there, as a GET would, on the calling thread with
+ * t's store handle; nothing is sent or counted as a request. t comes from
+ * fa_api_app_callbacks' thread_init (io NULL). Returns 1 when the response
+ * is a 200, 0 otherwise (unknown route, not cacheable, an error). */
+int fa_api_app_warm(fa_api_thread *t, const char *key);
+
+/* ------------------------------------------------------------ cache warming (warm.c) */
+
+/* A thread that fills the caches with keys it is given (fa_api_app_warm),
+ * so the requests after a start or an invalidation find them ready. A
+ * bounded queue (1024 keys; a key already queued is not queued twice;
+ * beyond, new keys are dropped and counted). */
+typedef struct fa_api_warmer fa_api_warmer;
+
+/* Starts the thread (with its own thread state, store handle included).
+ * NULL with FA_ENOMEM / FA_EIO. */
+fa_api_warmer *fa_api_warmer_start(fa_api_app *app);
+/* Queues a copy of key; thread-safe, never blocks on the work. */
+void fa_api_warmer_add(fa_api_warmer *w, const char *key);
+/* Finishes the key in progress, drops the rest, joins and frees. NULL: no-op. */
+void fa_api_warmer_stop(fa_api_warmer *w);
+typedef struct fa_api_warmer_stats {
+    uint64_t queued, warmed, failed, dropped;
+    size_t pending;
+} fa_api_warmer_stats;
+void fa_api_warmer_stats_get(fa_api_warmer *w, fa_api_warmer_stats *out);
+/* Waits until the queue is empty and the thread idle, or timeout_s passed:
+ * 1 idle, 0 timed out. For tests and orderly shutdowns. */
+int fa_api_warmer_wait_idle(fa_api_warmer *w, double timeout_s);
+
+/* The warm file: the keys most requested in L1 now (fa_l1_hot_keys), one
+ * per line, written to path atomically (a temporary file renamed), so the
+ * next start fills them first. 0 or FA_EIO naming the file. */
+struct fa_l1;
+int fa_api_warm_save(const char *path, struct fa_l1 *l1, size_t max_keys);
+/* Queues the keys of a warm file (lines starting with '/', at most 2 KiB,
+ * printable; '#' comments and blank lines skipped; at most 4096 lines
+ * read). Returns the count queued: a missing file is 0 keys, not an error;
+ * < 0 (FA_EIO) when it cannot be read. */
+int fa_api_warm_load(const char *path, fa_api_warmer *w);
+
 /* ------------------------------------------------------------ the caches behind the hooks (cache_hooks.c) */
 
 /* The response caches the application runs on: an L1 (required) and,
@@ -277,5 +319,13 @@ typedef struct fa_api_caches fa_api_caches;
  * other hooks are kept. NULL with FA_ENOMEM. */
 fa_api_caches *fa_api_caches_new(struct fa_l1 *l1, struct fa_l2 *l2, fa_api_hooks *hooks);
 void fa_api_caches_free(fa_api_caches *c);
+/* From now on, what an invalidation drops (the database changed, a purge
+ * here or heard from another node) is refilled by w, the hottest keys
+ * first (up to 64 per invalidation). w NULL: no refilling. Thread-safe. */
+void fa_api_caches_set_warmer(fa_api_caches *c, fa_api_warmer *w);
+/* An invalidation heard from another node (the L2 subscriber's
+ * on_invalidate): raises the tag's version in L1 and refills what it
+ * dropped. */
+void fa_api_caches_invalidated(fa_api_caches *c, const char *tag, uint64_t version);
 
 #endif

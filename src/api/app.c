@@ -19,6 +19,7 @@
  * send it (server.c), so a HEAD's headers, Content-Length and ETag
  * included, are exactly GET's (RFC 9110 9.3.2).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
     }
     fa_api_app *app = fa_calloc(1, sizeof *app);
     if (!app) return NULL;
+    pthread_mutex_init(&app->watch_mu, NULL);
     app->db_path = fa_strdup(db_path);
     if (!app->db_path) {
         free(app);
@@ -63,6 +65,8 @@ fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
 
 void fa_api_app_free(fa_api_app *app) {
     if (!app) return;
+    fa_store_close(app->watch);
+    pthread_mutex_destroy(&app->watch_mu);
     free(app->db_path);
     free(app);
 }
@@ -116,24 +120,35 @@ static void observe(const fa_api_req *r, double seconds) {
     fa_obs_histogram_observe(fa_obs_histogram_with(r->t->app->latency, FA_OBS_LABELS(route, status)), seconds);
 }
 
-/* Asks the store, at most every DATA_CHECK_S per loop, whether another
- * connection committed since; if so the cache is told before this request
- * looks in it, so a re-import in another process is seen within that time
- * (PRAGMA data_version costs well under a microsecond). */
+/* Asks the store, at most every DATA_CHECK_S, whether another process
+ * committed since; if so the cache is told before this request looks in
+ * it, so a re-import in another process is seen within that time (PRAGMA
+ * data_version costs well under a microsecond).
+ *
+ * One watch for the whole process, not one per loop: data_version counts
+ * per connection, so each loop's own handle would notice the same import
+ * at its own moment and empty the cache again - after another loop had
+ * already refilled it (warming). The watch is a connection of its own,
+ * asked by whichever loop comes first after the interval (the others do
+ * not wait for the lock: someone is already asking). */
 #define DATA_CHECK_S 0.25
 
 static void check_store_changed(fa_api_thread *t, double now) {
-    const fa_api_hooks *h = &t->app->cfg.hooks;
-    if (!h->store_changed || !t->store || now - t->data_checked_at < DATA_CHECK_S) return;
+    fa_api_app *app = t->app;
+    const fa_api_hooks *h = &app->cfg.hooks;
+    if (!h->store_changed || now - atomic_load(&app->watch_checked_at) < DATA_CHECK_S) return;
+    if (pthread_mutex_trylock(&app->watch_mu) != 0) return;
+    atomic_store(&app->watch_checked_at, now);
+    if (!app->watch) app->watch = fa_store_open(app->db_path, 0, 0);
     int64_t v;
-    int had = t->data_checked_at > 0;
-    t->data_checked_at = now;
-    if (fa_store_data_version(t->store, &v)) {
+    if (!app->watch || fa_store_data_version(app->watch, &v)) {
         fa_err_clear();
-        return;
+    } else {
+        if (app->watch_known && v != app->watch_version) h->store_changed(h->ud);
+        app->watch_version = v;
+        app->watch_known = 1;
     }
-    if (had && v != t->data_version) h->store_changed(h->ud);
-    t->data_version = v;
+    pthread_mutex_unlock(&app->watch_mu);
 }
 
 static void req_init(fa_api_req *r, fa_api_thread *t, const fa_http_request *req, fa_http_response *resp) {
@@ -253,8 +268,9 @@ static int ask_remote(fa_api_req *r, const char *key, double t0) {
 }
 
 /* Answers a cacheable GET: 1 when deferred (answered later), else 0 with
- * resp complete, its caching headers included. */
-static int answer_cached(fa_api_req *r, double t0) {
+ * resp complete, its caching headers included. may_defer 0: no L2 lookup
+ * (the warmer, which has no request to defer). */
+static int answer_cached(fa_api_req *r, double t0, int may_defer) {
     const fa_api_hooks *h = &r->t->app->cfg.hooks;
     char *key = cache_key(r);
     if (!key) {
@@ -262,7 +278,7 @@ static int answer_cached(fa_api_req *r, double t0) {
         return 0;
     }
     if (h->cache_lookup && h->cache_lookup(h->ud, key, r->resp)) return 0;
-    if (ask_remote(r, key, t0)) return 1;
+    if (may_defer && ask_remote(r, key, t0)) return 1;
     compute_through_cache(r, key);
     return 0;
 }
@@ -284,7 +300,7 @@ static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_respons
     int from_cache = 0;
     if (fa_api_route_find(&r) == 0 && fa_api_query_check(&r) == 0 && fa_api_guard(&r) == 0) {
         if (cacheable(&r)) {
-            if (answer_cached(&r, t0)) return; /* deferred: remote_found finishes it */
+            if (answer_cached(&r, t0, 1)) return; /* deferred: remote_found finishes it */
             from_cache = 1;
         } else {
             run_handler(&r);
@@ -298,6 +314,35 @@ static void handle(fa_api_thread *t, const fa_http_request *req, fa_http_respons
 static double tick(fa_api_thread *t, double now) {
     const fa_api_hooks *h = &t->app->cfg.hooks;
     return h->cache_tick && t->tc ? h->cache_tick(h->ud, t->tc, now) : -1;
+}
+
+int fa_api_app_warm(fa_api_thread *t, const char *key) {
+    fa_http_request req;
+    memset(&req, 0, sizeof req);
+    const char *q = strchr(key, '?');
+    size_t plen = q ? (size_t)(q - key) : strlen(key);
+    req.method = FA_HTTP_GET;
+    req.method_text = (fa_strv){"GET", 3};
+    req.target = (fa_strv){key, strlen(key)};
+    req.path = (fa_strv){key, plen};
+    req.query = q ? (fa_strv){q + 1, strlen(q + 1)} : (fa_strv){"", 0};
+    req.minor = 1;
+    req.version = 1;
+    fa_http_response resp;
+    memset(&resp, 0, sizeof resp);
+    fa_api_req r;
+    req_init(&r, t, &req, &resp);
+    resp.status = 200;
+    resp.content_type = "application/json";
+    int ok = 0;
+    if (fa_api_route_find(&r) == 0 && fa_api_query_check(&r) == 0 && cacheable(&r)) {
+        answer_cached(&r, fa_clock_now(), 0);
+        ok = resp.status == 200;
+    }
+    if (resp.body_ref && resp.release) resp.release(resp.release_ud);
+    fa_buf_free(&resp.body);
+    fa_err_clear();
+    return ok;
 }
 
 fa_api_callbacks fa_api_app_callbacks(fa_api_app *app) {

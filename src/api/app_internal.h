@@ -13,6 +13,7 @@
 #ifndef FA_API_APP_INTERNAL_H
 #define FA_API_APP_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,13 @@ struct fa_api_app {
     fa_analytics_config analytics; /* pitch-control parameters */
     struct fa_obs_family *latency;  /* FA_M_HTTP_REQUEST_SECONDS by route and status */
     struct fa_obs_gauge *inflight;  /* FA_M_HTTP_INFLIGHT */
+    /* The process's one watch on the database (see check_store_changed in
+     * app.c): a connection of its own, asked by one loop at a time. */
+    pthread_mutex_t watch_mu;
+    fa_store *watch;          /* NULL until the database can be opened */
+    int64_t watch_version;
+    int watch_known;
+    _Atomic double watch_checked_at;
 };
 
 struct fa_api_thread {
@@ -52,8 +60,7 @@ struct fa_api_thread {
     void *tc;                    /* the cache hooks' state for this loop */
     fa_store *store; /* NULL until the first request that needs it opens it */
     fa_arena *arena; /* request-scoped, reset at the start of each request */
-    int64_t data_version;     /* the store's, when last looked at */
-    double data_checked_at;   /* fa_clock_now() of that look */
+
 };
 
 typedef struct fa_api_req fa_api_req;

@@ -42,6 +42,7 @@
  * second. Coarse - every entry goes, not only the re-imported match's -
  * but imports are rare next to reads, and it is never wrong.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,12 @@
 #define STORE_TAG "store" /* every entry: bumped when the database changes */
 #define PURGE_TIMEOUT_S 2.0
 
+#define REFILL_MAX 64 /* keys refilled per invalidation, the hottest */
+
 struct fa_api_caches {
     fa_l1 *l1;
     fa_l2 *l2;
+    _Atomic(fa_api_warmer *) warmer;
 };
 
 /* One loop's cache state: its L2 connection. */
@@ -378,7 +382,46 @@ static int encode(void *ud, const char *coding, fa_http_response *resp) {
 
 /* ------------------------------------------------------------ hooks: invalidation */
 
-static void store_changed(void *ud) { fa_l1_bump_tag(((fa_api_caches *)ud)->l1, STORE_TAG); }
+/* Invalidation with refilling: the hottest keys that `drop` will make stale
+ * (tag NULL: every key) are noted first and queued for the warmer after. */
+typedef struct refill {
+    char *keys[REFILL_MAX];
+    size_t n;
+} refill;
+
+static void refill_note(fa_api_caches *c, const char *tag, refill *r) {
+    r->n = atomic_load(&c->warmer) ? fa_l1_hot_keys(c->l1, tag, r->keys, REFILL_MAX) : 0;
+}
+
+static void refill_queue(fa_api_caches *c, refill *r) {
+    fa_api_warmer *w = atomic_load(&c->warmer);
+    for (size_t i = 0; i < r->n; i++) {
+        fa_api_warmer_add(w, r->keys[i]);
+        free(r->keys[i]);
+    }
+    r->n = 0;
+}
+
+static void store_changed(void *ud) {
+    fa_api_caches *c = ud;
+    refill r;
+    refill_note(c, NULL, &r);
+    fa_l1_bump_tag(c->l1, STORE_TAG);
+    refill_queue(c, &r);
+}
+
+void fa_api_caches_invalidated(fa_api_caches *c, const char *tag, uint64_t version) {
+    refill r;
+    refill_note(c, tag, &r);
+    if (fa_tag_versions_observe(fa_l1_tags(c->l1), tag, version) != 1) { /* known already: nothing dropped */
+        for (size_t i = 0; i < r.n; i++) free(r.keys[i]);
+        fa_err_clear();
+        return;
+    }
+    refill_queue(c, &r);
+}
+
+void fa_api_caches_set_warmer(fa_api_caches *c, fa_api_warmer *w) { atomic_store(&c->warmer, w); }
 
 /* With L2, Redis bumps the versions (its subscribers, this node's among
  * them, hear it) and this node raises its own at once; without L2, or when
@@ -389,7 +432,7 @@ static int purge(void *ud, const char *const *tags, size_t n) {
     uint64_t versions[256];
     if (c->l2 && n <= 256) {
         if (fa_l2_purge(c->l2, tags, n, PURGE_TIMEOUT_S, versions) == 0) {
-            for (size_t i = 0; i < n; i++) fa_tag_versions_observe(fa_l1_tags(c->l1), tags[i], versions[i]);
+            for (size_t i = 0; i < n; i++) fa_api_caches_invalidated(c, tags[i], versions[i]);
             return 0;
         }
         fa_err_prefix("shared cache (Redis)");
@@ -397,8 +440,13 @@ static int purge(void *ud, const char *const *tags, size_t n) {
     int rc = c->l2 ? fa_err_code() : 0;
     char msg[256];
     snprintf(msg, sizeof msg, "%s", fa_err_msg());
-    for (size_t i = 0; i < n; i++)
-        if (!fa_l1_bump_tag(c->l1, tags[i])) return fa_err_code() ? fa_err_code() : FA_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        refill r;
+        refill_note(c, tags[i], &r);
+        int ok = fa_l1_bump_tag(c->l1, tags[i]) != 0;
+        refill_queue(c, &r);
+        if (!ok) return fa_err_code() ? fa_err_code() : FA_EINVAL;
+    }
     return rc ? fa_err_set(rc, "%s", msg) : 0;
 }
 

@@ -1212,7 +1212,10 @@ static void loop_accept(loop *L) {
         }
         if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) >= s->cfg.max_connections) {
             atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-            refuse(fd);
+            if (s->tls) /* no plain-text 503 on a TLS port */
+                close(fd);
+            else
+                refuse(fd);
             continue;
         }
         conn_open(L, fd, &ss);

@@ -269,6 +269,13 @@ int fa_l1_get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill, void *u
  * counts once. Same results. */
 int fa_l1_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill, void *ud, const fa_cache_entry **out);
 
+/* The keys resident now (only those tagged `tag`, when not NULL), the most
+ * frequently requested first by the admission sketch's estimate (ties by
+ * key), at most max of them into keys[] as malloc'd copies the caller
+ * frees. For cache warming: what to refill after an invalidation, what to
+ * fill first at the next start. Takes each shard's lock in turn, O(entries). */
+size_t fa_l1_hot_keys(fa_l1 *l1, const char *tag, char **keys, size_t max);
+
 /* Bumps a tag in the cache's tag versions (fa_tag_versions_bump). */
 uint64_t fa_l1_bump_tag(fa_l1 *l1, const char *tag);
 /* The tag versions the cache uses (its own, or the configured ones). */

@@ -656,6 +656,64 @@ int fa_l1_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud, c
     return get_or_fill(l1, key, fill_fn, ud, out, 0);
 }
 
+/* ---------------------------------------------------------------- hot keys */
+
+typedef struct hot_key {
+    unsigned freq;
+    char *key;
+} hot_key;
+
+static int hot_cmp(const void *a, const void *b) {
+    unsigned fa = ((const hot_key *)a)->freq, fb = ((const hot_key *)b)->freq;
+    return fa < fb ? 1 : fa > fb ? -1 : strcmp(((const hot_key *)a)->key, ((const hot_key *)b)->key);
+}
+
+static int has_tag(const fa_cache_node *n, const char *tag) {
+    for (size_t i = 0; i < n->pub.ntags; i++)
+        if (strcmp(n->pub.tags[i], tag) == 0) return 1;
+    return 0;
+}
+
+/* Appends shard s's resident keys (with tag, when given) to *v; < 0 on no memory. */
+static int collect_hot(const fa_l1 *l1, shard *s, const char *tag, hot_key **v, size_t *n, size_t *cap) {
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (fa_cache_node *node = s->buckets[b]; node; node = node->chain) {
+            if (tag && !has_tag(node, tag)) continue;
+            if (*n == *cap) {
+                size_t c = *cap ? *cap * 2 : 64;
+                hot_key *nv = fa_realloc(*v, c * sizeof *nv);
+                if (!nv) return FA_ENOMEM;
+                *v = nv;
+                *cap = c;
+            }
+            char *k = fa_strdup(node->pub.key);
+            if (!k) return FA_ENOMEM;
+            (*v)[(*n)++] = (hot_key){lru_mode(l1) ? 0 : fa_tinylfu_estimate(&s->sketch, node->hash), k};
+        }
+    return 0;
+}
+
+size_t fa_l1_hot_keys(fa_l1 *l1, const char *tag, char **keys, size_t max) {
+    hot_key *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < (size_t)l1->cfg.shards && !rc; i++) {
+        shard *s = &l1->shards[i];
+        pthread_mutex_lock(&s->mu);
+        rc = collect_hot(l1, s, tag, &v, &n, &cap);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (n) qsort(v, n, sizeof *v, hot_cmp);
+    size_t out = n < max ? n : max;
+    for (size_t i = 0; i < n; i++) {
+        if (i < out) keys[i] = v[i].key;
+        else free(v[i].key);
+    }
+    free(v);
+    if (rc) fa_err_clear(); /* what was collected is still the hottest of what was seen */
+    return out;
+}
+
 /* ---------------------------------------------------------------- tags, invalidation, sweep */
 
 uint64_t fa_l1_bump_tag(fa_l1 *l1, const char *tag) { return fa_tag_versions_bump(l1->tags, tag); }

@@ -60,6 +60,11 @@ static void help(FILE *out) {
             "                         redis://HOST[:PORT][/DB] (env FA_REDIS_URL; default: none)\n"
             "  --redis-timeout S      deadline of one L2 operation (default 0.02); past it, or\n"
             "                         while Redis is down, requests are answered without L2\n"
+            "  --warm-file PATH       at exit, the most requested keys are written there; at start,\n"
+            "                         they are computed into the cache first (default: the database\n"
+            "                         path + \".warm\"). After an invalidation (an import, a purge)\n"
+            "                         the hottest keys it dropped are recomputed in the background\n"
+            "  --no-warm              no warm file, no refilling\n"
             "security:\n"
             "  --api-keys FILE        keys allowed on admin endpoints (env FA_API_KEYS; made with\n"
             "                         `footanalytics apikey new`); without it they answer 403\n"
@@ -115,6 +120,8 @@ typedef struct serve_opts {
     const char *keys_file;
     double ip_rate, ip_burst, key_rate, key_burst;
     const char *webhook;
+    const char *warm_file;
+    int warm;
 } serve_opts;
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
@@ -164,6 +171,8 @@ static int apply(int c, const char *arg, serve_opts *o) {
     case '3': return NUM("--key-rate", 0, 1e6, &o->key_rate);
     case '4': return NUM("--key-burst", 1, 1e7, &o->key_burst);
     case 'W': o->webhook = arg; return -1;
+    case 'w': o->warm_file = arg; return -1;
+    case 'w' + 100: o->warm = 0; return -1;
     case 'C': sc->tls_cert = arg; return -1;
     case 'Y': sc->tls_key = arg; return -1;
     case '2' + 100: sc->http2 = 0; return -1;
@@ -179,6 +188,7 @@ static void opts_default(serve_opts *o) {
     fa_l1_config_default(&o->l1c);
     o->l1c.max_ttl_s = 0; /* no cap: entries go when the database changes (store_changed) */
     o->redis_timeout_s = 0.02;
+    o->warm = 1;
     o->key_rate = 100;
     const char *env;
     if ((env = getenv("FA_HOST")) && *env) o->server.host = env;
@@ -208,6 +218,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
                                          {"key-rate", required_argument, 0, '3'},
                                          {"key-burst", required_argument, 0, '4'},
                                          {"alert-webhook", required_argument, 0, 'W'},
+                                         {"warm-file", required_argument, 0, 'w'},
+                                         {"no-warm", no_argument, 0, 'w' + 100},
                                          {"tls-cert", required_argument, 0, 'C'},
                                          {"tls-key", required_argument, 0, 'Y'},
                                          {"no-http2", no_argument, 0, '2' + 100},
@@ -231,6 +243,9 @@ typedef struct stack {
     fa_l1 *l1;
     fa_l2 *l2;
     fa_api_caches *caches;
+    fa_api_hooks hooks; /* as given to the app */
+    fa_api_warmer *warmer;
+    char warm_file[4200];
     fa_api_keys *keys;
     fa_ratelimit *limit_ip, *limit_key;
     fa_webhook *webhook;
@@ -238,13 +253,18 @@ typedef struct stack {
     fa_api_app *app;
 } stack;
 
-/* An L2 purge heard from any node: this node's L1 follows. */
+/* An L2 purge heard from any node: this node's L1 follows (and refills). */
 static void on_invalidate(void *ud, const char *tag, uint64_t version) {
-    fa_tag_versions_observe(fa_l1_tags(ud), tag, version);
+    stack *s = ud;
+    if (s->caches) fa_api_caches_invalidated(s->caches, tag, version);
 }
 
-/* The subscription (re)started: purges may have been missed, so L1 starts over. */
-static void on_resync(void *ud) { fa_l1_bump_tag(ud, "store"); }
+/* The subscription (re)started: purges may have been missed, so L1 starts
+ * over, as when the database changed. */
+static void on_resync(void *ud) {
+    stack *s = ud;
+    if (s->hooks.store_changed) s->hooks.store_changed(s->hooks.ud);
+}
 
 static int build_caches(stack *s, const serve_opts *o, fa_api_hooks *hooks) {
     if (!o->l1) return 0;
@@ -257,7 +277,7 @@ static int build_caches(stack *s, const serve_opts *o, fa_api_hooks *hooks) {
         lc.timeout_s = o->redis_timeout_s;
         lc.on_invalidate = on_invalidate;
         lc.on_resync = on_resync;
-        lc.ud = s->l1;
+        lc.ud = s;
         if (!(s->l2 = fa_l2_new(&lc))) return fa_err_prefix("--redis");
         fa_serve_l2_metrics(s->l2);
     }
@@ -303,9 +323,12 @@ static int build_alerts(stack *s, const serve_opts *o) {
     return 0;
 }
 
+/* The server has stopped: nothing scrapes or requests any more. */
 static void stack_free(stack *s) {
+    fa_api_caches_set_warmer(s->caches, NULL);
+    fa_obs_shutdown(); /* the alert thread and the registry first: they read every component below */
+    fa_api_warmer_stop(s->warmer);
     fa_api_app_free(s->app);
-    fa_obs_shutdown(); /* stops the alert thread, before the webhook and the caches its scrapes read */
     fa_webhook_stop(s->webhook, 2.0);
     fa_api_caches_free(s->caches);
     fa_l2_free(s->l2);
@@ -321,8 +344,29 @@ static int stack_build(stack *s, const serve_opts *o) {
     if (build_caches(s, o, &ac.hooks) || build_security(s, o, &ac) || build_alerts(s, o)) return -1;
     ac.hooks.metrics = serve_metrics;
     ac.hooks.alerts = serve_alerts;
+    s->hooks = ac.hooks;
     s->app = fa_api_app_new(fa_cli_db_path(o->db), &ac);
-    return s->app ? 0 : -1;
+    if (!s->app) return -1;
+    if (s->caches && o->warm) {
+        snprintf(s->warm_file, sizeof s->warm_file, "%s", o->warm_file ? o->warm_file : "");
+        if (!o->warm_file) snprintf(s->warm_file, sizeof s->warm_file, "%s.warm", fa_cli_db_path(o->db));
+        if (!(s->warmer = fa_api_warmer_start(s->app))) return -1;
+        fa_api_caches_set_warmer(s->caches, s->warmer);
+        fa_serve_warmer_metrics(s->warmer);
+        int n = fa_api_warm_load(s->warm_file, s->warmer);
+        if (n < 0) fa_log(FA_LOG_WARN, "warm file not read", "error=\"%s\"", fa_err_msg());
+        else if (n > 0) fa_log(FA_LOG_INFO, "warming the cache", "keys=%d file=\"%s\"", n, s->warm_file);
+        fa_err_clear();
+    }
+    return 0;
+}
+
+/* At exit: the hottest keys for the next start. */
+static void save_warm_file(stack *s) {
+    if (!s->warmer || !s->warm_file[0]) return;
+    if (fa_api_warm_save(s->warm_file, s->l1, 256))
+        fa_log(FA_LOG_WARN, "warm file not written", "error=\"%s\"", fa_err_msg());
+    fa_err_clear();
 }
 
 /* ------------------------------------------------------------ main */
@@ -361,6 +405,7 @@ int fa_cmd_serve(int argc, char **argv) {
     fflush(stdout);
     fa_server_wait_free(server);
     running = NULL;
+    save_warm_file(&s);
     stack_free(&s);
     fa_log(FA_LOG_INFO, "server stopped", NULL);
     return 0;

@@ -11,6 +11,7 @@
  */
 #include <stddef.h>
 
+#include "api/api.h"
 #include "api/security.h"
 #include "cache/cache.h"
 #include "cache/l2.h"
@@ -46,6 +47,7 @@ static double l1_evictions(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, 
 static double l1_bytes(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, bytes)); }
 static double l1_entries(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, entries)); }
 static double l1_coalesced(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, coalesced)); }
+static double l1_fills(void *ud) { return l1_stat(ud, offsetof(fa_l1_stats, fills)); }
 
 void fa_serve_l1_metrics(fa_l1 *l1) {
     counter_fn(FA_M_CACHE_HITS, "cache hits", FA_L_LAYER, "l1", l1_hits, l1);
@@ -53,6 +55,8 @@ void fa_serve_l1_metrics(fa_l1 *l1) {
     counter_fn(FA_M_CACHE_EVICTIONS, "cache evictions", FA_L_LAYER, "l1", l1_evictions, l1);
     gauge_fn(FA_M_CACHE_BYTES, "bytes held", FA_L_LAYER, "l1", l1_bytes, l1);
     gauge_fn(FA_M_CACHE_ENTRIES, "entries held", FA_L_LAYER, "l1", l1_entries, l1);
+    counter_fn("fa_cache_fills_total", "responses computed (or taken from L2) into the cache", FA_L_LAYER, "l1",
+               l1_fills, l1);
     counter_fn("fa_cache_coalesced_total", "requests that waited for another request's computation of the same key",
                FA_L_LAYER, "l1", l1_coalesced, l1);
     fa_err_clear();
@@ -117,5 +121,32 @@ static double rl_buckets(void *ud) {
 void fa_serve_ratelimit_metrics(fa_ratelimit *rl, const char *scope) {
     counter_fn("fa_rate_limited_total", "requests refused with 429", "scope", scope, rl_refused, rl);
     gauge_fn("fa_rate_limit_buckets", "clients tracked by the rate limiter", "scope", scope, rl_buckets, rl);
+    fa_err_clear();
+}
+
+/* ------------------------------------------------------------ warming */
+
+static double warm_stat(void *ud, size_t off) {
+    fa_api_warmer_stats st;
+    fa_api_warmer_stats_get(ud, &st);
+    return FIELD(uint64_t, st, off);
+}
+static double warm_warmed(void *ud) { return warm_stat(ud, offsetof(fa_api_warmer_stats, warmed)); }
+static double warm_failed(void *ud) { return warm_stat(ud, offsetof(fa_api_warmer_stats, failed)); }
+static double warm_dropped(void *ud) { return warm_stat(ud, offsetof(fa_api_warmer_stats, dropped)); }
+static double warm_pending(void *ud) {
+    fa_api_warmer_stats st;
+    fa_api_warmer_stats_get(ud, &st);
+    return (double)st.pending;
+}
+
+void fa_serve_warmer_metrics(fa_api_warmer *w) {
+    counter_fn("fa_cache_warmed_total", "keys computed into the cache ahead of requests", "result", "ok", warm_warmed,
+               w);
+    counter_fn("fa_cache_warmed_total", "keys computed into the cache ahead of requests", "result", "failed",
+               warm_failed, w);
+    counter_fn("fa_cache_warm_dropped_total", "keys not warmed because the queue was full", FA_L_LAYER, "l1",
+               warm_dropped, w);
+    gauge_fn("fa_cache_warm_pending", "keys waiting to be warmed", FA_L_LAYER, "l1", warm_pending, w);
     fa_err_clear();
 }

@@ -64,7 +64,8 @@ static int wait_ready(call *c, short events, const char *doing) {
         struct pollfd p[2] = {{.fd = c->fd, .events = events}, {.fd = c->cancel_fd, .events = POLLIN}};
         int n = poll(p, c->cancel_fd >= 0 ? 2 : 1, fa_deadline_left_ms(c->d));
         if (n < 0 && errno != EINTR) return fa_err_set(FA_EIO, "%s: poll: %s", c->where, strerror(errno));
-        if (n > 0 && c->cancel_fd >= 0 && p[1].revents) return fa_err_set(FA_ETIMEDOUT, "%s: cancelled", c->where);
+        if (n > 0 && c->cancel_fd >= 0 && p[1].revents)
+            return fa_err_set(FA_ETIMEDOUT, "%s: cancelled", c->where);
         if (n > 0 && p[0].revents) return 0; /* errors and hang-ups surface in the next call */
         if (fa_deadline_passed(c->d))
             return fa_err_set(FA_ETIMEDOUT, "%s: deadline passed while %s", c->where, doing);
@@ -199,7 +200,8 @@ static long long content_length(const char *buf, size_t n) {
         while (j < n && (buf[j] == ' ' || buf[j] == '\t')) j++;
         long long v = 0;
         size_t digits = 0;
-        for (; j < n && buf[j] >= '0' && buf[j] <= '9' && digits < 18; j++, digits++) v = v * 10 + (buf[j] - '0');
+        for (; j < n && buf[j] >= '0' && buf[j] <= '9' && digits < 18; j++, digits++)
+            v = v * 10 + (buf[j] - '0');
         return digits ? v : -1;
     }
     return -1;
@@ -317,7 +319,8 @@ static int build_head(fa_buf *head, const fa_url *url, const char *ctype, size_t
 }
 
 static int exchange(call *c, const fa_buf *head, const void *body, size_t len) {
-    if (fa_deadline_passed(c->d)) return fa_err_set(FA_ETIMEDOUT, "%s: deadline passed before connecting", c->where);
+    if (fa_deadline_passed(c->d))
+        return fa_err_set(FA_ETIMEDOUT, "%s: deadline passed before connecting", c->where);
     int rc = connect_any(c);
     if (rc < 0) return rc;
     rc = send_all(c, head, body, len);
@@ -332,8 +335,8 @@ static int exchange(call *c, const fa_buf *head, const void *body, size_t len) {
     return status;
 }
 
-int fa_http_post_cancellable(const fa_url *url, const char *ctype, const void *body, size_t len, fa_deadline d,
-                             int cancel_fd) {
+int fa_http_post_cancellable(const fa_url *url, const char *ctype, const void *body, size_t len,
+                             fa_deadline d, int cancel_fd) {
     int rc = check_request(url, ctype, body, len);
     if (rc < 0) return rc;
     call c = {.url = url, .d = d, .cancel_fd = cancel_fd, .fd = -1};

@@ -185,8 +185,8 @@ int fa_http_post(const fa_url *url, const char *ctype, const void *body, size_t 
  * as cancel_fd is readable (an eventfd or a pipe's read end that another
  * thread writes to; -1: none): how a sender thread's owner stops a call to
  * an endpoint that hangs without waiting for the deadline. */
-int fa_http_post_cancellable(const fa_url *url, const char *ctype, const void *body, size_t len, fa_deadline d,
-                             int cancel_fd);
+int fa_http_post_cancellable(const fa_url *url, const char *ctype, const void *body, size_t len,
+                             fa_deadline d, int cancel_fd);
 
 /* ---------------------------------------------------------------- webhook sender */
 

@@ -68,7 +68,8 @@ static int parse_host(const char *text, size_t *at, fa_url *out) {
     if (bracketed) {
         end = ++start;
         while (v6_char_ok(text[end])) end++;
-        if (text[end] != ']') return url_error(end + 1, "IPv6 literal: expected hex digits, ':' or '.' then ']'");
+        if (text[end] != ']')
+            return url_error(end + 1, "IPv6 literal: expected hex digits, ':' or '.' then ']'");
         if (end == start) return url_error(col, "empty IPv6 literal");
     } else {
         while (host_char_ok(text[end])) end++;
@@ -76,7 +77,8 @@ static int parse_host(const char *text, size_t *at, fa_url *out) {
     }
     size_t len = end - start;
     if (len >= sizeof out->host)
-        return fa_err_set(FA_EINVAL, "url: column %zu: host longer than %zu bytes", col, sizeof out->host - 1);
+        return fa_err_set(FA_EINVAL, "url: column %zu: host longer than %zu bytes", col,
+                          sizeof out->host - 1);
     memcpy(out->host, text + start, len);
     out->host[len] = '\0';
     *at = end + (size_t)bracketed;
@@ -109,7 +111,8 @@ static int parse_path(const char *text, size_t at, fa_url *out) {
     size_t len = strcspn(p, "#");
     int slash = *p != '/';
     if (len + (size_t)slash >= sizeof out->path)
-        return fa_err_set(FA_EINVAL, "url: column %zu: path longer than %zu bytes", at + 1, sizeof out->path - 1);
+        return fa_err_set(FA_EINVAL, "url: column %zu: path longer than %zu bytes", at + 1,
+                          sizeof out->path - 1);
     out->path[0] = '/';
     memcpy(out->path + slash, p, len);
     out->path[len + (size_t)slash] = '\0';

@@ -114,8 +114,8 @@ static void sleep_until(fa_webhook *w, double at) {
 static void on_breaker_change(void *ud, const char *name, fa_breaker_state from, fa_breaker_state to) {
     fa_webhook *w = ud;
     fa_log(to == FA_BREAKER_OPEN ? FA_LOG_WARN : FA_LOG_INFO, "webhook breaker state change",
-           "breaker=%s host=%s port=%d from=%s to=%s", name, w->url.host, w->url.port, fa_breaker_state_name(from),
-           fa_breaker_state_name(to));
+           "breaker=%s host=%s port=%d from=%s to=%s", name, w->url.host, w->url.port,
+           fa_breaker_state_name(from), fa_breaker_state_name(to));
 }
 
 /* The first failure after a success (or the start) logs; later ones do not. */
@@ -152,8 +152,8 @@ static int retryable(int rc) { return rc < 0 || rc == 429 || rc >= 500; }
 
 /* One POST; reports the outcome to the breaker. Returns the status or < 0. */
 static int try_once(fa_webhook *w, const payload *p) {
-    int rc = fa_http_post_cancellable(&w->url, "application/json", p->data, p->len, fa_deadline_in(w->timeout_s),
-                                      w->cancel_fd);
+    int rc = fa_http_post_cancellable(&w->url, "application/json", p->data, p->len,
+                                      fa_deadline_in(w->timeout_s), w->cancel_fd);
     if (aborting(w)) {
         fa_breaker_failure(w->breaker); /* the call must be reported; it no longer matters how */
         return rc;
@@ -258,8 +258,8 @@ void fa_webhook_send(void *webhook, const char *json, size_t len) {
     pthread_mutex_unlock(&w->lock);
     free(evicted);
     if (log_overflow)
-        fa_log(FA_LOG_WARN, "webhook queue full, dropping the oldest payloads", "host=%s port=%d queue_max=%zu",
-               w->url.host, w->url.port, w->queue_max);
+        fa_log(FA_LOG_WARN, "webhook queue full, dropping the oldest payloads",
+               "host=%s port=%d queue_max=%zu", w->url.host, w->url.port, w->queue_max);
 }
 
 void fa_webhook_stats_get(fa_webhook *w, fa_webhook_stats *out) {

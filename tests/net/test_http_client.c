@@ -53,7 +53,8 @@ static void test_url_good(void **state) {
     (void)state;
     expect_url("http://example.com", "example.com", 80, "/");
     expect_url("http://example.com/", "example.com", 80, "/");
-    expect_url("http://127.0.0.1:8080/hooks/alert?team=1&x=%20", "127.0.0.1", 8080, "/hooks/alert?team=1&x=%20");
+    expect_url("http://127.0.0.1:8080/hooks/alert?team=1&x=%20",
+               "127.0.0.1", 8080, "/hooks/alert?team=1&x=%20");
     expect_url("HTTP://Alerts.Example:65535/a/b", "Alerts.Example", 65535, "/a/b");
     expect_url("http://host?q=1", "host", 80, "/?q=1");
     expect_url("http://host:1#frag", "host", 1, "/");
@@ -66,7 +67,8 @@ static void test_url_good(void **state) {
 
 static void test_url_bad(void **state) {
     (void)state;
-    expect_bad_url("https://example.com/", FA_EUSAGE, "url: https is not supported (no TLS client): use http://");
+    expect_bad_url("https://example.com/", FA_EUSAGE,
+                   "url: https is not supported (no TLS client): use http://");
     expect_bad_url("HTTPS://x", FA_EUSAGE, "url: https is not supported (no TLS client): use http://");
     expect_bad_url("ftp://x", FA_EINVAL, "url: column 1: expected http://host[:port][/path]");
     expect_bad_url("example.com/x", FA_EINVAL, "url: column 1: expected http://host[:port][/path]");
@@ -77,21 +79,26 @@ static void test_url_bad(void **state) {
     expect_bad_url("http://host:/x", FA_EINVAL, "url: column 13: bad port: expected digits after ':'");
     expect_bad_url("http://host:0", FA_EINVAL, "url: column 13: bad port: expected 1-65535");
     expect_bad_url("http://host:65536", FA_EINVAL, "url: column 13: bad port: expected 1-65535");
-    expect_bad_url("http://host:99999999999999999999", FA_EINVAL, "url: column 13: bad port: expected 1-65535");
-    expect_bad_url("http://host:80x", FA_EINVAL, "url: column 15: bad port: expected digits, then '/', '?' or the end");
+    expect_bad_url("http://host:99999999999999999999", FA_EINVAL,
+                   "url: column 13: bad port: expected 1-65535");
+    expect_bad_url("http://host:80x", FA_EINVAL,
+                   "url: column 15: bad port: expected digits, then '/', '?' or the end");
     expect_bad_url("http://host:-1", FA_EINVAL, "url: column 13: bad port: expected digits after ':'");
-    expect_bad_url("http://user:pw@host/", FA_EINVAL, "url: column 15: user info (user@host) is not supported");
+    expect_bad_url("http://user:pw@host/", FA_EINVAL,
+                   "url: column 15: user info (user@host) is not supported");
     expect_bad_url("http://user@host/", FA_EINVAL, "url: column 12: user info (user@host) is not supported");
     expect_bad_url("http://[::1/x", FA_EINVAL,
                    "url: column 12: IPv6 literal: expected hex digits, ':' or '.' then ']'");
     expect_bad_url("http://[]:80", FA_EINVAL, "url: column 8: empty IPv6 literal");
     expect_bad_url("http://[fe80::1%25eth0]/", FA_EINVAL,
                    "url: column 16: IPv6 literal: expected hex digits, ':' or '.' then ']'");
-    expect_bad_url("http://host\\x", FA_EINVAL, "url: column 12: expected ':port', '/', '?' or the end after the host");
+    expect_bad_url("http://host\\x", FA_EINVAL,
+                   "url: column 12: expected ':port', '/', '?' or the end after the host");
     expect_bad_url("http://ho st/", FA_EINVAL, "url: column 10: space (percent-encode it as %20)");
     expect_bad_url("http://host/a\r\nX-Evil: 1", FA_EINVAL, "url: column 14: control character 0x0d");
     expect_bad_url("http://host/\x7f", FA_EINVAL, "url: column 13: control character 0x7f");
-    expect_bad_url("http://host/caf\xc3\xa9", FA_EINVAL, "url: column 16: non-ASCII byte (percent-encode it)");
+    expect_bad_url("http://host/caf\xc3\xa9", FA_EINVAL,
+                   "url: column 16: non-ASCII byte (percent-encode it)");
     expect_bad_url(NULL, FA_EINVAL, "url: missing (NULL)");
 }
 
@@ -299,7 +306,8 @@ static void test_post_500(void **state) {
 static void test_post_100_continue_skipped(void **state) {
     (void)state;
     server *s = server_start((reply){
-        .raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\nHTTP/1.0 404 Not Found\r\n\r\n"});
+        .raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\n"
+               "HTTP/1.0 404 Not Found\r\n\r\n"});
     fa_url u = url_of(s, "/x");
     assert_int_equal(fa_http_post(&u, "application/json", "{}", 2, fa_deadline_in(5)), 404);
     server_stop(s);
@@ -372,7 +380,8 @@ static void test_post_refused(void **state) {
     int rc = fa_http_post(&u, "application/json", "{}", 2, fa_deadline_in(5));
     assert_int_equal(rc, FA_EIO);
     char expect[128];
-    snprintf(expect, sizeof expect, "http: POST 127.0.0.1:%d: connect: Connection refused", ntohs(a.sin_port));
+    snprintf(expect, sizeof expect, "http: POST 127.0.0.1:%d: connect: Connection refused",
+             ntohs(a.sin_port));
     assert_string_equal(fa_err_msg(), expect);
     close(fd);
 }
@@ -409,7 +418,8 @@ static void test_post_bad_arguments(void **state) {
     (void)state;
     fa_url u;
     assert_int_equal(fa_url_parse("http://127.0.0.1:9/x", &u), 0);
-    assert_int_equal(fa_http_post(&u, "application/json\r\nX-Evil: 1", "{}", 2, fa_deadline_in(1)), FA_EINVAL);
+    int rc = fa_http_post(&u, "application/json\r\nX-Evil: 1", "{}", 2, fa_deadline_in(1));
+    assert_int_equal(rc, FA_EINVAL);
     assert_string_equal(fa_err_msg(), "http: content type holds a control character");
     assert_int_equal(fa_http_post(&u, "application/json", NULL, 3, fa_deadline_in(1)), FA_EINVAL);
     assert_string_equal(fa_err_msg(), "http: body is NULL but its length is 3");

@@ -94,7 +94,8 @@ static int read_request(server *s, int fd) {
 static void answer(server *s, int fd, int i) {
     pthread_mutex_lock(&s->lock);
     int what = s->script[i < s->nscript ? i : s->nscript - 1];
-    while (what < 0 && !s->stopping && !(what == HOLD && s->released)) pthread_cond_wait(&s->changed, &s->lock);
+    while (what < 0 && !s->stopping && !(what == HOLD && s->released))
+        pthread_cond_wait(&s->changed, &s->lock);
     pthread_mutex_unlock(&s->lock);
     char out[128];
     snprintf(out, sizeof out, "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
