@@ -154,6 +154,7 @@ typedef struct fa_server fa_server;
 /* Binds and starts the loops (threads). Returns NULL with a message on error. */
 fa_server *fa_server_start(const fa_server_config *c, const fa_api_callbacks *cb);
 int fa_server_port(const fa_server *s); /* the bound port */
+int fa_server_connections(fa_server *s); /* connections open now, every loop together */
 /* Asks the loops to stop accepting, drain in-flight requests and exit. Async-signal-safe. */
 void fa_server_stop(fa_server *s);
 /* Waits for the loops to finish, then frees the server. */

@@ -59,6 +59,13 @@ fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
                                            FA_OBS_LABELS(FA_L_ROUTE, FA_L_STATUS), fa_obs_latency_buckets,
                                            FA_OBS_LATENCY_NBUCKETS);
     app->inflight = fa_obs_gauge_get(NULL, FA_M_HTTP_INFLIGHT, "HTTP requests being handled");
+    const char *const *pool = FA_OBS_LABELS("sqlite");
+    app->pool_in_use = fa_obs_gauge_with(
+        fa_obs_gauge_family(NULL, FA_M_DB_POOL_IN_USE, "database connections in use", FA_OBS_LABELS(FA_L_POOL)),
+        pool);
+    app->pool_max = fa_obs_gauge_with(
+        fa_obs_gauge_family(NULL, FA_M_DB_POOL_MAX, "database connections in the pool", FA_OBS_LABELS(FA_L_POOL)),
+        pool);
     fa_err_clear();
     return app;
 }
@@ -88,6 +95,7 @@ static fa_api_thread *thread_init(void *ud, int loop_index, const struct fa_io_l
         fa_log(FA_LOG_WARN, "api: store not available yet", "loop=%d error=\"%s\"", loop_index, fa_err_msg());
     const fa_api_hooks *h = &app->cfg.hooks;
     if (h->cache_thread_init && io) t->tc = h->cache_thread_init(h->ud, loop_index, io);
+    fa_obs_gauge_inc(app->pool_max);
     fa_err_clear();
     return t;
 }
@@ -98,6 +106,7 @@ static void thread_free(fa_api_thread *t) {
     /* First the cache's loop state: lookups still pending are answered
      * (from the store) before the store handle goes. */
     if (h->cache_thread_free && t->tc) h->cache_thread_free(h->ud, t->tc);
+    fa_obs_gauge_dec(t->app->pool_max);
     fa_store_close(t->store);
     fa_arena_free(t->arena);
     free(t);
@@ -105,7 +114,10 @@ static void thread_free(fa_api_thread *t) {
 
 static void run_handler(fa_api_req *r) {
     fa_api_handler_fn fn = r->http->method == FA_HTTP_POST ? r->route->post : r->route->get;
+    fa_obs_gauge *in_use = r->route->flags & FA_ROUTE_LIVE ? NULL : r->t->app->pool_in_use; /* (no store) */
+    fa_obs_gauge_inc(in_use);
     int rc = fn(r);
+    fa_obs_gauge_dec(in_use);
     if (rc == 0 || r->problem) return;
     /* A handler that failed without saying why: report what the error state holds. */
     fa_api_fail(r, fa_err_code() ? fa_err_code() : FA_EIO, "answering the request");

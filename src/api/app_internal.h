@@ -44,6 +44,10 @@ struct fa_api_app {
     fa_analytics_config analytics; /* pitch-control parameters */
     struct fa_obs_family *latency;  /* FA_M_HTTP_REQUEST_SECONDS by route and status */
     struct fa_obs_gauge *inflight;  /* FA_M_HTTP_INFLIGHT */
+    /* The store handles as a pool (pool="sqlite"): one per loop thread (and
+     * the warmer), so there is never a wait for one; in use while a handler
+     * runs on it. FA_M_DB_POOL_IN_USE, FA_M_DB_POOL_MAX. */
+    struct fa_obs_gauge *pool_in_use, *pool_max;
     /* The process's one watch on the database (see check_store_changed in
      * app.c): a connection of its own, asked by one loop at a time. */
     pthread_mutex_t watch_mu;

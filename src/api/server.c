@@ -1576,6 +1576,8 @@ fa_server *fa_server_start(const fa_server_config *c, const fa_api_callbacks *cb
 /* The port the listeners are bound to (the one chosen when c->port was 0). */
 int fa_server_port(const fa_server *s) { return s->port; }
 
+int fa_server_connections(fa_server *s) { return atomic_load_explicit(&s->nconns, memory_order_relaxed); }
+
 /* Async-signal-safe (an atomic store and write(2)s, errno preserved), may be
  * called more than once and from any thread, e.g. a SIGTERM handler. */
 void fa_server_stop(fa_server *s) {

@@ -371,6 +371,8 @@ static void save_warm_file(stack *s) {
 
 /* ------------------------------------------------------------ main */
 
+static double connections_now(void *ud) { return fa_server_connections(ud); }
+
 static void on_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -398,12 +400,15 @@ int fa_cmd_serve(int argc, char **argv) {
         return status;
     }
     running = server;
+    fa_obs_gauge_set_fn(fa_obs_gauge_get(NULL, FA_M_HTTP_CONNECTIONS, "HTTP connections open"), connections_now,
+                        server);
     on_signals();
     printf("listening on %s://%s:%d (database %s%s%s)\n", o.server.tls_cert ? "https" : "http", o.server.host,
            fa_server_port(server),
            fa_cli_db_path(o.db), o.redis_url ? ", L2 " : "", o.redis_url ? o.redis_url : "");
     fflush(stdout);
     fa_server_wait_free(server);
+    fa_obs_gauge_set_fn(fa_obs_gauge_get(NULL, FA_M_HTTP_CONNECTIONS, "HTTP connections open"), NULL, NULL);
     running = NULL;
     save_warm_file(&s);
     stack_free(&s);
