@@ -347,7 +347,7 @@ static void test_redis_down_and_back(void **state) {
     /* A shares again; B (its own breaker, its own reconnect backoff) soon reads from L2 again */
     int shared = 0;
     for (int i = 0; i < 40 && !shared; i++) {
-        snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", 300 + i);
+        snprintf(target, sizeof target, "/v1/matches/1/events?period=1&limit=%d", 1 + i);
         double sets = metric(c->port[0], L2_SETS), b_hits = metric(c->port[1], L2_HITS);
         assert_int_equal(http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp), 200);
         assert_true(wait_metric(c->port[0], L2_SETS, sets + 1) >= sets + 1);
