@@ -33,9 +33,10 @@
  * dies.
  *
  * Timeouts: each loop keeps one FIFO list per timeout length (idle, request,
- * linger). A connection is appended with deadline now + that length, so each
- * list is sorted by construction and arming, re-arming and expiry are O(1) -
- * a timer wheel's cost without its granularity:
+ * linger, parked). A connection is appended with deadline now + that length,
+ * so each list is sorted by construction and arming, re-arming and expiry are
+ * O(1) - a timer wheel's cost without its granularity. Every connection is on
+ * exactly one list, which is also how the loop finds them all (drain, exit):
  *   idle    keep-alive connection between requests, or a response the peer is
  *           not reading (re-armed on write progress): idle_timeout_s, silent close;
  *   request a new connection, or a request under way: its head must arrive
@@ -47,13 +48,17 @@
  *           shut and input discarded until the peer closes or LINGER_S
  *           passes, so that a client still sending (an oversized body) reads
  *           our 413 instead of a reset. A final response with nothing left
- *           unread just closes.
+ *           unread just closes;
+ *   parked  waiting for deferred answers only (below): no deadline (infinite
+ *           length, never expires), closed only by the drain's end.
  *
  * Shutdown: fa_server_stop sets the stop flag and writes each loop's eventfd
  * (both async-signal-safe). A loop then closes its listener, closes idle
  * connections, lets requests under way finish (their responses say
- * "Connection: close"), and exits when it has no connections left or when
- * drain_timeout_s has passed.
+ * "Connection: close"; HTTP/2 connections get a GOAWAY naming the last
+ * stream taken and close once their streams are done), and exits when it
+ * has no connections left or when drain_timeout_s has passed, closing what
+ * is left (connections still waiting for deferred answers included).
  *
  * Protocols: a connection points to a conn_proto that turns its input into
  * responses, over the same transport, timers and output queue: http1_proto,
@@ -75,10 +80,10 @@
  * connection: it reads and answers nothing more (pipelined requests wait
  * in its buffer, in order, and the socket's back-pressure does the rest)
  * until the token's owner calls fa_http_deferred_done from one of the
- * loop's I/O callbacks or its tick. The connection has no timer meanwhile:
- * whoever deferred promised to answer within its own deadline. A
- * connection that dies first detaches its token, whose done then only
- * frees.
+ * loop's I/O callbacks or its tick. The connection has no deadline
+ * meanwhile (it is parked): whoever deferred promised to answer within its
+ * own deadline. A connection that dies first detaches its token, whose done
+ * then only frees.
  *
  * Other file descriptors on the loop (fa_io_loop, net.h): the application
  * may watch its own sockets here, level-triggered, e.g. one Redis
@@ -152,7 +157,7 @@ typedef struct out_seg {
     void *ud;
 } out_seg;
 
-enum { TIMER_IDLE, TIMER_REQUEST, TIMER_LINGER, NTIMERS, TIMER_NONE = NTIMERS };
+enum { TIMER_IDLE, TIMER_REQUEST, TIMER_LINGER, TIMER_PARKED, NTIMERS, TIMER_NONE = NTIMERS };
 
 typedef struct conn_list {
     conn *head, *tail;
@@ -185,6 +190,7 @@ struct conn {
     fa_http_deferred *h2_waiting; /* HTTP/2: its deferred streams */
     fa_tls_conn *tls;           /* a TLS connection's session */
     unsigned handshaking : 1;
+    unsigned goaway_sent : 1;   /* HTTP/2: the drain's GOAWAY is queued */
 };
 
 /* What a response answers, for fa_http_defer (one per loop for HTTP/1.1). */
@@ -443,7 +449,7 @@ static void conn_close(loop *L, conn *c) {
     c->h2_waiting = NULL;
     fa_h2_free(c->h2); /* releases the bodies it still borrowed */
     c->h2 = NULL;
-    if (c->tls && !c->handshaking) fa_tls_shutdown(c->tls); /* close_notify, best effort */
+    if (c->tls && !c->handshaking && fa_tls_shutdown(c->tls)) fa_err_clear(); /* close_notify, best effort */
     close(c->fd); /* also leaves the epoll set: the fd is never duplicated */
     out_drop(c);
     timer_unlink(L, c);
@@ -617,9 +623,12 @@ static void conn_start_linger(loop *L, conn *c) {
     conn_linger_read(L, c);
 }
 
-/* conn_settle for HTTP/2: streams waiting for their answers need no timer
- * (whoever deferred answers within its deadline), streams still arriving
- * the request timer, an idle connection the idle timer. */
+/* conn_settle for HTTP/2: streams waiting for deferred answers need no
+ * deadline (whoever deferred answers within its own), streams still
+ * arriving the request timer. Answered streams that the client's flow
+ * control holds back get the idle timer, re-armed on progress, as an idle
+ * connection does: parked, a client that never reopens its window would
+ * hold them (and their borrowed bodies) for ever. */
 static void h2_settle(loop *L, conn *c) {
     if (!c->out_pending && (c->close_after_flush || c->peer_eof)) {
         conn_close(L, c);
@@ -627,11 +636,11 @@ static void h2_settle(loop *L, conn *c) {
     }
     if (c->out_pending)
         timer_set(L, c, TIMER_IDLE, c->wrote_bytes);
-    else if (fa_h2_streams_receiving(c->h2))
-        timer_set(L, c, TIMER_REQUEST, c->completed || c->got_bytes);
-    else if (fa_h2_streams(c->h2))
-        timer_unlink(L, c);
-    else if (L->draining) {
+    else if (fa_h2_streams_receiving(c->h2)) /* restarted by a completed request only: bytes that */
+        timer_set(L, c, TIMER_REQUEST, c->completed); /* complete nothing (PINGs, trickled headers) do not */
+    else if (c->h2_waiting)
+        timer_set(L, c, TIMER_PARKED, 0);
+    else if (L->draining && !fa_h2_streams(c->h2)) {
         conn_close(L, c);
         return;
     } else
@@ -643,8 +652,8 @@ static void conn_handshake(loop *L, conn *c);
 
 /* After I/O: close what is finished, else put c on the right timer list. */
 static void conn_settle(loop *L, conn *c) {
-    if (c->deferred) { /* no timer: the deferral's owner answers within its own deadline */
-        timer_unlink(L, c);
+    if (c->deferred) { /* no deadline: the deferral's owner answers within its own */
+        timer_set(L, c, TIMER_PARKED, 0);
         c->got_bytes = c->wrote_bytes = c->completed = 0;
         return;
     }
@@ -899,6 +908,10 @@ static const conn_proto http1_proto = {"http/1.1", h1_process, h1_timeout};
  * high-water mark; more left marks the connection stalled, so conn_run
  * comes back for them once the socket has taken some. */
 static void h2_pump(loop *L, conn *c) {
+    if (L->draining && !c->goaway_sent) { /* streams under way finish, then should_close says so */
+        c->goaway_sent = 1;
+        if (fa_h2_goaway(c->h2)) fa_err_clear();
+    }
     if (c->seg_head) out_compact(c);
     size_t before = c->out.len;
     size_t room = c->out_pending < OUT_HIGH_WATER ? OUT_HIGH_WATER - c->out_pending : 0;
@@ -1165,7 +1178,7 @@ static void conn_open(loop *L, int fd, const struct sockaddr_storage *ss) {
     if (!c || (L->srv->tls && !c->tls) || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
         epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev)) {
         fa_log(FA_LOG_WARN, "connection dropped", "loop=%d reason=\"%s\"", L->index,
-               c && c->tls ? strerror(errno) : "no memory");
+               !c || (L->srv->tls && !c->tls) ? "no memory" : strerror(errno));
         if (c) fa_tls_conn_free(c->tls);
         free(c);
         close(fd);
@@ -1222,6 +1235,13 @@ static void loop_accept(loop *L) {
     }
 }
 
+/* Whether the drain looks at c at once: idle (nothing under way, so it
+ * closes), or HTTP/2 (its GOAWAY goes out now, busy or not). */
+static int drain_visits(const conn *c) {
+    if (c->h2) return 1;
+    return !c->lingering && !c->close_after_flush && !c->out_pending && c->in_len == 0 && !c->deferred;
+}
+
 static void loop_begin_drain(loop *L) {
     uint64_t v;
     ssize_t r = read(L->stop_fd, &v, sizeof v);
@@ -1234,18 +1254,20 @@ static void loop_begin_drain(loop *L) {
     L->listen_fd = -1;
     /* Idle connections close, but a request already in the socket buffer is
      * still read and answered ("Connection: close"): conn_run does both, and
-     * conn_settle closes whatever is left idle. The connections are listed
-     * first, because conn_run moves them between timer lists. */
-    conn *idle = NULL;
+     * conn_settle closes whatever is left idle. Every HTTP/2 connection gets
+     * its GOAWAY (h2_pump), busy or not. The connections are listed first,
+     * because conn_run moves them between timer lists. */
+    conn *visit = NULL;
     for (int k = 0; k < NTIMERS; k++)
         for (conn *c = L->timers[k].head; c; c = c->next)
-            if (!c->lingering && !c->close_after_flush && !c->out_pending && c->in_len == 0 && !c->deferred) {
-                c->drain_next = idle;
-                idle = c;
+            if (drain_visits(c)) {
+                c->drain_next = visit;
+                visit = c;
             }
-    for (conn *c = idle; c; c = c->drain_next) {
+    for (conn *c = visit; c; c = c->drain_next) {
         c->can_read = 1;
-        conn_run(L, c);
+        if (c->h2 && !c->closed) h2_pump(L, c);
+        if (!c->closed) conn_run(L, c);
     }
 }
 
@@ -1466,6 +1488,7 @@ static int loop_prepare(fa_server *s, loop *L) {
     L->timers[TIMER_IDLE].duration = s->cfg.idle_timeout_s;
     L->timers[TIMER_REQUEST].duration = s->cfg.header_timeout_s;
     L->timers[TIMER_LINGER].duration = LINGER_S;
+    L->timers[TIMER_PARKED].duration = INFINITY;
     L->scratch = fa_malloc(s->cfg.max_header_bytes);
     if (!L->scratch) return FA_ENOMEM;
     L->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1563,6 +1586,7 @@ fa_server *fa_server_start(const fa_server_config *c, const fa_api_callbacks *cb
     }
     int rc = 0;
     if (c->tls_cert && !(s->tls = fa_tls_ctx_new(c->tls_cert, c->tls_key))) rc = fa_err_code();
+    if (s->tls) fa_tls_ctx_set_http2(s->tls, c->http2);
     if (!rc) rc = server_listen(s);
     for (int i = 0; !rc && i < s->nloops; i++) rc = loop_prepare(s, &s->loops[i]);
     if (!rc) rc = server_spawn(s);

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@
 struct fa_tls_ctx {
     SSL_CTX *ssl;
     BIO_METHOD *bio; /* the socket BIO without SIGPIPE */
+    atomic_int no_h2; /* ALPN offers only http/1.1 */
 };
 
 struct fa_tls_conn {
@@ -153,27 +155,32 @@ static BIO_METHOD *bio_method_new(void) {
 
 /* ---------------------------------------------------------------- context */
 
-/* ALPN: the server's preference, "h2" then "http/1.1"; neither offered
- * means no ALPN (the client speaks HTTP/1.1). */
+/* ALPN: the server's preference, "h2" then "http/1.1" (only "http/1.1"
+ * when HTTP/2 is off: agreeing on h2 and then speaking HTTP/1.1 would break
+ * every client that offers both); neither offered means no ALPN (the
+ * client speaks HTTP/1.1). arg: the context. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg) {
-    (void)ssl, (void)arg;
-    static const unsigned char ours[] = "\x02h2\x08http/1.1";
+    (void)ssl;
+    static const unsigned char both[] = "\x02h2\x08http/1.1";
+    const unsigned char *ours = both;
+    unsigned ours_len = sizeof both - 1;
+    if (atomic_load(&((fa_tls_ctx *)arg)->no_h2)) ours += 3, ours_len -= 3;
     unsigned char *chosen = NULL;
     if (inlen == 0 ||
-        SSL_select_next_proto(&chosen, outlen, ours, sizeof ours - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        SSL_select_next_proto(&chosen, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = chosen;
     return SSL_TLSEXT_ERR_OK;
 }
 
-static int configure(SSL_CTX *ctx) {
+static int configure(SSL_CTX *ctx, fa_tls_ctx *owner) {
     static const unsigned char sid_ctx[] = "footanalytics";
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_read_ahead(ctx, 1);
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, owner);
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
         SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1)
@@ -222,7 +229,7 @@ fa_tls_ctx *fa_tls_ctx_new(const char *cert_file, const char *key_file) {
     ERR_clear_error();
     t->ssl = SSL_CTX_new(TLS_server_method());
     t->bio = bio_method_new();
-    int rc = !t->ssl || !t->bio || configure(t->ssl) ? fa_err_set(FA_ENOMEM, "tls: cannot set up OpenSSL")
+    int rc = !t->ssl || !t->bio || configure(t->ssl, t) ? fa_err_set(FA_ENOMEM, "tls: cannot set up OpenSSL")
                                                      : load_identity(t->ssl, cert_file, key_file);
     if (rc) {
         ERR_clear_error();
@@ -339,3 +346,5 @@ void fa_tls_conn_free(fa_tls_conn *c) {
     ERR_clear_error();
     free(c);
 }
+
+void fa_tls_ctx_set_http2(fa_tls_ctx *ctx, int on) { atomic_store(&ctx->no_h2, !on); }

@@ -54,6 +54,9 @@ typedef struct fa_tls_conn fa_tls_conn;
  * file: FA_EINVAL when a file is missing, not PEM or the key does not
  * match the certificate, FA_EIO when it cannot be read. */
 fa_tls_ctx *fa_tls_ctx_new(const char *cert_file, const char *key_file);
+/* Whether ALPN may choose "h2" (on by default); off: only "http/1.1" is
+ * agreed, for a server running without HTTP/2. */
+void fa_tls_ctx_set_http2(fa_tls_ctx *ctx, int on);
 /* Frees ctx; connections made from it must be freed first. NULL: no-op. */
 void fa_tls_ctx_free(fa_tls_ctx *ctx);
 

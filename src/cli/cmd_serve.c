@@ -326,8 +326,9 @@ static int build_alerts(stack *s, const serve_opts *o) {
 /* The server has stopped: nothing scrapes or requests any more. */
 static void stack_free(stack *s) {
     fa_api_caches_set_warmer(s->caches, NULL);
-    fa_obs_shutdown(); /* the alert thread and the registry first: they read every component below */
-    fa_api_warmer_stop(s->warmer);
+    fa_obs_alerts_stop(); /* the only other reader of the components' figures */
+    fa_api_warmer_stop(s->warmer); /* (its thread state's last figures go to the registry) */
+    fa_obs_shutdown();
     fa_api_app_free(s->app);
     fa_webhook_stop(s->webhook, 2.0);
     fa_api_caches_free(s->caches);

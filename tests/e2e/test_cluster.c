@@ -143,7 +143,7 @@ static pid_t start_node(cluster *c, int *port) {
         dup2(out[1], 1);
         close(out[0]);
         execl(getenv("FA_BIN"), "footanalytics", "serve", "--db", c->db, "--port", "0", "--loops", "1", "--redis",
-              url, "--redis-timeout", "0.05", "--api-keys", c->keys, (char *)NULL);
+              url, "--redis-timeout", "0.25", "--api-keys", c->keys, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -311,7 +311,7 @@ static void test_redis_down_and_back(void **state) {
     assert_int_equal(metric(c->port[0], BREAKER), 0);
     kill(c->redis, SIGSTOP);
     char target[64];
-    /* new keys: a get times out (50 ms) and drops the connection, reconnects time out
+    /* new keys: a get times out (250 ms) and drops the connection, reconnects time out
      * (0.5 s) too; every request is answered meanwhile, until the breaker opens */
     double open = 0;
     for (int i = 0; i < 200 && open != 1; i++) {
