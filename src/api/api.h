@@ -91,11 +91,12 @@ int fa_http_response_header(fa_http_response *resp, const char *name, const char
 
 /* Deferred responses, for a handler that must wait for something (an L2
  * lookup on the loop's Redis connection) without blocking its loop.
- * Inside handle() (and only there: resp must be the one handle() got), fa_http_defer(resp) returns a token and the handler
- * returns at once; the request's views (fa_strv) die then, so it copies
- * what it needs first. The server keeps the connection's place in its
- * response order (HTTP/1.1 answers pipelined requests in order, so later
- * ones wait; HTTP/2 streams go on). Later, on the same loop thread, the
+ * Inside handle() (and only there: resp must be the one handle() got),
+ * fa_http_defer(resp) returns a token and the handler returns at once;
+ * the request's views (fa_strv) die then, so it copies what it needs
+ * first. The server keeps the connection's place in its response order
+ * (HTTP/1.1 answers pipelined requests in order, so later ones wait;
+ * HTTP/2 streams go on). Later, on the same loop thread, the
  * owner fills fa_http_deferred_response(d) - status, headers, body, as in
  * handle() - and calls fa_http_deferred_done(d) exactly once, which sends
  * it and frees d. If the connection died meanwhile, done only frees.

@@ -60,12 +60,14 @@ fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
                                            FA_OBS_LATENCY_NBUCKETS);
     app->inflight = fa_obs_gauge_get(NULL, FA_M_HTTP_INFLIGHT, "HTTP requests being handled");
     const char *const *pool = FA_OBS_LABELS("sqlite");
-    app->pool_in_use = fa_obs_gauge_with(
-        fa_obs_gauge_family(NULL, FA_M_DB_POOL_IN_USE, "database connections in use", FA_OBS_LABELS(FA_L_POOL)),
-        pool);
-    app->pool_max = fa_obs_gauge_with(
-        fa_obs_gauge_family(NULL, FA_M_DB_POOL_MAX, "database connections in the pool", FA_OBS_LABELS(FA_L_POOL)),
-        pool);
+    app->pool_in_use =
+        fa_obs_gauge_with(fa_obs_gauge_family(NULL, FA_M_DB_POOL_IN_USE, "database connections in use",
+                                              FA_OBS_LABELS(FA_L_POOL)),
+                          pool);
+    app->pool_max =
+        fa_obs_gauge_with(fa_obs_gauge_family(NULL, FA_M_DB_POOL_MAX, "database connections in the pool",
+                                              FA_OBS_LABELS(FA_L_POOL)),
+                          pool);
     fa_err_clear();
     return app;
 }
@@ -129,7 +131,8 @@ static void observe(const fa_api_req *r, double seconds) {
     char status[8];
     snprintf(status, sizeof status, "%d", r->resp->status);
     const char *route = r->route ? r->route->pattern : "other";
-    fa_obs_histogram_observe(fa_obs_histogram_with(r->t->app->latency, FA_OBS_LABELS(route, status)), seconds);
+    fa_obs_histogram_observe(fa_obs_histogram_with(r->t->app->latency, FA_OBS_LABELS(route, status)),
+                             seconds);
 }
 
 /* Asks the store, at most every DATA_CHECK_S, whether another process

@@ -110,7 +110,8 @@ static void fill_tags(fa_cache_fill *f, const char *tags) {
     const char *p = tags;
     while (p && *p) {
         size_t n = strcspn(p, " ");
-        if (n && n < FA_CACHE_TAG_MAX && f->ntags < FA_CACHE_MAX_TAGS) fa_cache_fill_tag(f, "%.*s", (int)n, p);
+        if (n && n < FA_CACHE_TAG_MAX && f->ntags < FA_CACHE_MAX_TAGS)
+            fa_cache_fill_tag(f, "%.*s", (int)n, p);
         p += n;
         while (*p == ' ') p++;
     }
@@ -260,8 +261,8 @@ static void on_remote(void *ud, fa_l2_result result, const void *blob, size_t le
         blob_view b = {blob, len};
         if (fa_l1_fill(g->lc->c->l1, g->key, fill_from_blob, &b, &e) != 0) {
             if (fa_err_code() != FA_ENOTFOUND)
-                fa_log(FA_LOG_WARN, "l2: unusable value, computing instead", "key=\"%s\" error=\"%s\"", g->key,
-                       fa_err_msg());
+                fa_log(FA_LOG_WARN, "l2: unusable value, computing instead", "key=\"%s\" error=\"%s\"",
+                       g->key, fa_err_msg());
             fa_err_clear();
             e = NULL;
         }
@@ -325,7 +326,8 @@ static double cache_tick(void *ud, void *tc, double now) {
 
 /* ------------------------------------------------------------ hooks: fill */
 
-static void cache_fill(void *ud, void *tc, const char *key, fa_http_response *resp, const fa_api_compute *compute) {
+static void cache_fill(void *ud, void *tc, const char *key, fa_http_response *resp,
+                       const fa_api_compute *compute) {
     fa_api_caches *c = ud;
     fill_ctx ctx = {resp, compute, 0, 0};
     const fa_cache_entry *e;

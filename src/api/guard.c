@@ -55,11 +55,12 @@ int fa_api_guard(fa_api_req *r) {
     if (!probe && take(r, c->limit_ip, r->http->peer, strlen(r->http->peer), "address")) return FA_ELIMIT;
     fa_strv key;
     int has = fa_api_key_from_request(r->http, &key);
-    if (has < 0) return unauthorized(r, "malformed credentials: send one key, as 'Authorization: Bearer <key>'");
+    if (has < 0)
+        return unauthorized(r, "malformed credentials: send one key, as 'Authorization: Bearer <key>'");
     const char *name = NULL;
     if (has) {
-        int ok = c->keys ? fa_api_keys_check(c->keys, key.p, key.n, flags & FA_ROUTE_ADMIN ? FA_API_SCOPE_ADMIN : 0,
-                                             &name)
+        int ok = c->keys ? fa_api_keys_check(c->keys, key.p, key.n,
+                                             flags & FA_ROUTE_ADMIN ? FA_API_SCOPE_ADMIN : 0, &name)
                          : 0;
         if (ok == 0) {
             fa_log(FA_LOG_WARN, "api: unknown API key", "peer=%s request_id=%llu", r->http->peer,
@@ -73,8 +74,9 @@ int fa_api_guard(fa_api_req *r) {
     }
     if (flags & FA_ROUTE_ADMIN) {
         if (!c->keys || fa_api_keys_count(c->keys) == 0)
-            return fa_api_problem(r, 403, "forbidden",
-                                  "admin endpoints are disabled: no API keys configured (serve --api-keys FILE)");
+            return fa_api_problem(
+                r, 403, "forbidden",
+                "admin endpoints are disabled: no API keys configured (serve --api-keys FILE)");
         if (!name) return unauthorized(r, "this endpoint needs an API key with the admin scope");
     }
     if (name && take(r, c->limit_key, name, strlen(name), "API key")) return FA_ELIMIT;

@@ -211,7 +211,8 @@ static void set_cache_headers(fa_api_req *r, char *etag, size_t size) {
 int fa_api_cache_headers(fa_api_req *r) {
     fa_http_response *resp = r->resp;
     if (resp->status != 200 || r->cache == FA_API_CACHE_NONE) {
-        if (header_index(resp, "Cache-Control") < 0) fa_http_response_header(resp, "Cache-Control", "no-store");
+        if (header_index(resp, "Cache-Control") < 0)
+            fa_http_response_header(resp, "Cache-Control", "no-store");
         return -1;
     }
     char etag[128];

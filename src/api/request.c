@@ -24,9 +24,10 @@ static void strv_move(fa_strv *v, char **at) {
 }
 
 fa_http_request *fa_http_request_clone(const fa_http_request *r) {
-    size_t bytes = strv_size(r->method_text) + strv_size(r->target) + strv_size(r->path) + strv_size(r->query) +
-                   strv_size(r->body);
-    for (size_t i = 0; i < r->nheaders; i++) bytes += strv_size(r->headers[i].name) + strv_size(r->headers[i].value);
+    size_t bytes = strv_size(r->method_text) + strv_size(r->target) + strv_size(r->path) +
+                   strv_size(r->query) + strv_size(r->body);
+    for (size_t i = 0; i < r->nheaders; i++)
+        bytes += strv_size(r->headers[i].name) + strv_size(r->headers[i].value);
     fa_http_request *c = fa_malloc(sizeof *c + bytes);
     if (!c) return NULL;
     *c = *r;

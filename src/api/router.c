@@ -50,12 +50,15 @@ static const fa_api_route routes[] = {
     {"/v1/matches/{id}/pass-network", "getMatchPassNetwork", q_pass_network, fa_api_h_pass_network, NULL, 0},
     {"/v1/matches/{id}/possession", "getMatchPossession", NULL, fa_api_h_possession, NULL, 0},
     {"/v1/matches/{id}/tracking", "getMatchTracking", q_tracking, fa_api_h_tracking, NULL, 0},
-    {"/v1/matches/{id}/pitch-control", "getMatchPitchControl", q_pitch_control, fa_api_h_pitch_control, NULL, 0},
+    {"/v1/matches/{id}/pitch-control", "getMatchPitchControl", q_pitch_control, fa_api_h_pitch_control, NULL,
+     0},
     {"/v1/players/{player}/season", "getPlayerSeason", q_season, fa_api_h_season, NULL, 0},
     {"/v1/admin/purge", "purgeCache", q_purge, NULL, fa_api_h_purge, FA_ROUTE_LIVE | FA_ROUTE_ADMIN},
 };
 
-static const char *allow_of(const fa_api_route *rt) { return rt->get ? "GET, HEAD, OPTIONS" : "POST, OPTIONS"; }
+static const char *allow_of(const fa_api_route *rt) {
+    return rt->get ? "GET, HEAD, OPTIONS" : "POST, OPTIONS";
+}
 
 const fa_api_route *fa_api_routes(size_t *n) {
     *n = sizeof routes / sizeof *routes;

@@ -308,7 +308,8 @@ static int config_check(const fa_server_config *c) {
         check_seconds("drain_timeout_s", c->drain_timeout_s))
         return FA_EINVAL;
     if (!c->tls_cert != !c->tls_key)
-        return fa_err_set(FA_EUSAGE, "server config: TLS needs both a certificate and its key (got only the %s)",
+        return fa_err_set(FA_EUSAGE,
+                          "server config: TLS needs both a certificate and its key (got only the %s)",
                           c->tls_cert ? "certificate" : "key");
     return 0;
 }

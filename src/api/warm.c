@@ -238,7 +238,10 @@ static int line_ok(const char *s, size_t n) {
 
 int fa_api_warm_load(const char *path, fa_api_warmer *w) {
     FILE *f = fopen(path, "r");
-    if (!f) return errno == ENOENT ? 0 : fa_err_set(FA_EIO, "%s: cannot read the warm file: %s", path, strerror(errno));
+    if (!f)
+        return errno == ENOENT
+                   ? 0
+                   : fa_err_set(FA_EIO, "%s: cannot read the warm file: %s", path, strerror(errno));
     char line[KEY_MAX + 2];
     int count = 0;
     for (int i = 0; i < FILE_LINES_MAX && fgets(line, sizeof line, f); i++) {

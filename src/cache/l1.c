@@ -314,8 +314,8 @@ static void shard_insert(const fa_l1 *l1, shard *s, fa_cache_node *n, double now
 /* The lookup shared by get and get_or_fill, under the shard's lock: counts
  * the access (unless the caller counted it already), drops a dead entry,
  * returns a live one with a reference. */
-static fa_cache_node *shard_lookup(const fa_l1 *l1, shard *s, uint64_t h, const char *key, size_t len, double now,
-                                   int count) {
+static fa_cache_node *shard_lookup(const fa_l1 *l1, shard *s, uint64_t h, const char *key, size_t len,
+                                   double now, int count) {
     if (count && !lru_mode(l1)) fa_tinylfu_record(&s->sketch, h);
     fa_cache_node *n = table_find(s, h, key, len);
     if (n && !node_fresh(n, now)) {
@@ -621,8 +621,8 @@ static void flight_finish(shard *s, flight *f, fa_cache_node *n, int rc, const f
     flight_unref(f);
 }
 
-static int get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud, const fa_cache_entry **out,
-                       int count) {
+static int get_or_fill(fa_l1 *l1, const char *key, fa_cache_fill_fn fill_fn, void *ud,
+                       const fa_cache_entry **out, int count) {
     *out = NULL;
     size_t len = strlen(key);
     uint64_t h = fa_cache_hash(key, len, l1->seed);

@@ -121,6 +121,8 @@ void fa_l2_config_default(fa_l2_config *c) {
 
 #if FA_WITH_REDIS
 
+#include <poll.h>
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -783,8 +785,25 @@ int fa_l2_put(fa_l2_conn *c, const char *key, const void *blob, size_t len, int 
 
 /* ---------------------------------------------------------------- timers */
 
-/* The oldest operation is overdue: drop the connection, failing them all. */
+/* The oldest operation is overdue: drop the connection, failing them all.
+ * But first read what the socket already holds: on a loop busy computing
+ * responses, Redis's replies may have arrived in time and only not been
+ * read yet (the socket's readiness comes in a later epoll batch than the
+ * tick). Counting those as timeouts would open the breaker just when the
+ * loop is loaded, make every request compute, load it more, and time out
+ * the half-open probe the same way: a breaker that never closes. The
+ * deadline bounds Redis's latency, not the loop's. */
+static void catch_up(l2_link *l) {
+    if (!l->ac || l->fd < 0) return;
+    struct pollfd p = {.fd = l->fd, .events = (short)(POLLIN | ((l->want & FA_IO_WRITE) ? POLLOUT : 0))};
+    if (poll(&p, 1, 0) <= 0) return;
+    on_ready(l, ((p.revents & POLLIN) ? FA_IO_READ : 0u) | ((p.revents & POLLOUT) ? FA_IO_WRITE : 0u) |
+                    ((p.revents & (POLLERR | POLLHUP)) ? FA_IO_ERROR : 0u));
+}
+
 static void expire_ops(fa_l2_conn *c, double now) {
+    if (!c->head || c->head->deadline > now) return;
+    if (c->cmd.state == LINK_UP) catch_up(&c->cmd);
     if (!c->head || c->head->deadline > now) return;
     size_t overdue = 0, pending = 0;
     for (l2_op *op = c->head; op; op = op->next, pending++)
@@ -800,8 +819,11 @@ static void check_link(l2_link *l, double now) {
         link_lost(l, "watch failed");
         link_drop(l);
     } else if (l->state == LINK_CONNECTING && now >= l->ready_by) {
-        link_lost(l, "connect timeout");
-        link_drop(l);
+        catch_up(l); /* what arrived in time but was not read yet counts (see expire_ops) */
+        if (l->state == LINK_CONNECTING) {
+            link_lost(l, "connect timeout");
+            link_drop(l);
+        }
     }
     if (l->state == LINK_DOWN && !l->ac && now >= l->retry_at) link_start(l);
 }

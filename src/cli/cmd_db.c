@@ -53,7 +53,8 @@ int fa_cmd_db(int argc, char **argv) {
     } else {
         if (fa_store_explain(store, stdout, &n)) status = fa_cli_fail("db");
         else if (n) {
-            fprintf(stderr, "footanalytics db: %d quer%s scan a table without an index\n", n, n == 1 ? "y" : "ies");
+            fprintf(stderr, "footanalytics db: %d quer%s scan a table without an index\n", n,
+                    n == 1 ? "y" : "ies");
             status = FA_EXIT_INPUT;
         } else printf("all queries use indexes\n");
     }

@@ -122,12 +122,12 @@ static int on_event(void *ud, const fa_event *e) {
         char clock[16], from[24], to[24], who[23];
         fa_strlcpy_utf8(who, player_label(ctx, e->player_id), sizeof who); /* never cut a character */
         if (!ctx->count)
-            printf("%-6s %-3s %-8s %-4s %-22s %-16s %-16s %-12s %-13s %-13s\n", "SEQ", "P", "CLOCK", "SIDE", "PLAYER",
-                   "TYPE", "SUBTYPE", "OUTCOME", "FROM", "TO");
+            printf("%-6s %-3s %-8s %-4s %-22s %-16s %-16s %-12s %-13s %-13s\n", "SEQ", "P", "CLOCK", "SIDE",
+                   "PLAYER", "TYPE", "SUBTYPE", "OUTCOME", "FROM", "TO");
         fmt_xy(e->x, e->y, from);
         fmt_xy(e->end_x, e->end_y, to);
-        printf("%-6lld %-3d %-8s %-4s %-22s %-16.16s %-16.16s %-12.12s %-13s %-13s\n", (long long)e->seq, e->period,
-               fa_cli_clock(e->t, clock), fa_side_name(e->side), who, e->type,
+        printf("%-6lld %-3d %-8s %-4s %-22s %-16.16s %-16.16s %-12.12s %-13s %-13s\n", (long long)e->seq,
+               e->period, fa_cli_clock(e->t, clock), fa_side_name(e->side), who, e->type,
                e->subtype[0] ? e->subtype : "-", e->outcome[0] ? e->outcome : "-", from, to);
     }
     ctx->count++;
@@ -163,7 +163,8 @@ int fa_cmd_events(int argc, char **argv) {
             break;
         case 'p': f.player_id = optarg; break;
         case 'P':
-            if (fa_parse_int(optarg, 1, 5, &v)) return fa_cli_usage("events", "--period: expected 1..5, got '%s'", optarg);
+            if (fa_parse_int(optarg, 1, 5, &v))
+                return fa_cli_usage("events", "--period: expected 1..5, got '%s'", optarg);
             f.period = (int)v;
             break;
         case 'f':
@@ -173,11 +174,13 @@ int fa_cmd_events(int argc, char **argv) {
             if (parse_num_opt("--to", optarg, &f.t_to)) return FA_EXIT_USAGE;
             break;
         case 'a':
-            if (fa_parse_int(optarg, 0, INT64_MAX, &v)) return fa_cli_usage("events", "--after: expected a sequence number, got '%s'", optarg);
+            if (fa_parse_int(optarg, 0, INT64_MAX, &v))
+                return fa_cli_usage("events", "--after: expected a sequence number, got '%s'", optarg);
             f.after_seq = v;
             break;
         case 'l':
-            if (fa_parse_int(optarg, 1, 10000000, &v)) return fa_cli_usage("events", "--limit: expected 1..10000000, got '%s'", optarg);
+            if (fa_parse_int(optarg, 1, 10000000, &v))
+                return fa_cli_usage("events", "--limit: expected 1..10000000, got '%s'", optarg);
             f.limit = (int)v;
             break;
         case 'j': ctx.json = 1; break;

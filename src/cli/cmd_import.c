@@ -184,7 +184,8 @@ static int analyse(const fa_collector *col, const import_opts *o, fa_store_impor
     if (!rc) rc = fa_store_import_aggregates(imp, &agg);
     if (!rc && col->has_tracking && col->tracking.rejected)
         fa_log(FA_LOG_WARN, "tracking samples dropped (non-finite or far off the pitch)",
-               "match=%s rejected=%zu frames=%zu", col->match.id, col->tracking.rejected, col->tracking.nframes);
+               "match=%s rejected=%zu frames=%zu", col->match.id, col->tracking.rejected,
+               col->tracking.nframes);
     an->ran = !rc;
     an->metrics = agg.nmetrics;
     an->grids = agg.ngrids;
@@ -221,8 +222,8 @@ static void note_tags(import_opts *o, const fa_match_row *row) {
     }
 }
 
-static int print_summary(fa_store *store, const fa_import_stats *st, import_opts *o, const analytics_stats *an,
-                         double secs) {
+static int print_summary(fa_store *store, const fa_import_stats *st, import_opts *o,
+                         const analytics_stats *an, double secs) {
     fa_match_row row;
     char ref[32];
     snprintf(ref, sizeof ref, "%lld", (long long)st->match_id);
@@ -267,11 +268,12 @@ static void purge_caches(import_opts *o) {
     const char *tags[MAX_PURGE_TAGS];
     for (size_t i = 0; i < o->ntags; i++) tags[i] = o->tags[i];
     if (!l2 || fa_l2_purge(l2, tags, o->ntags, 2.0, NULL)) {
-        fprintf(stderr,
-                "footanalytics import: warning: the import is stored, but the shared cache was not purged: %s;\n"
-                "  API nodes on other databases serve the old data until it expires (a minute for a recent "
-                "match)\n",
-                fa_err_msg());
+        fprintf(
+            stderr,
+            "footanalytics import: warning: the import is stored, but the shared cache was not purged: %s;\n"
+            "  API nodes on other databases serve the old data until it expires (a minute for a recent "
+            "match)\n",
+            fa_err_msg());
         fa_err_clear();
     } else if (!o->quiet && !o->json) {
         printf("purged %zu cache tags from %s\n", o->ntags, o->redis);

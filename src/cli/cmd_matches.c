@@ -80,8 +80,8 @@ static int on_match(void *ud, const fa_match_row *r) {
         if (r->m.score[0] >= 0) snprintf(hs, sizeof hs, "%d", r->m.score[0]);
         if (r->m.score[1] >= 0) snprintf(as, sizeof as, "%d", r->m.score[1]);
         if (!ctx->count)
-            printf("%-4s %-28s %-10s %-24s %5s  %-24s %7s %7s\n", "ID", "MATCH", "DATE", "HOME", "SCORE", "AWAY",
-                   "EVENTS", "FRAMES");
+            printf("%-4s %-28s %-10s %-24s %5s  %-24s %7s %7s\n", "ID", "MATCH", "DATE", "HOME", "SCORE",
+                   "AWAY", "EVENTS", "FRAMES");
         char score[32];
         snprintf(score, sizeof score, "%s-%s", hs, as);
         printf("%-4lld %-28s %-10s %-24.24s %5s  %-24.24s %7lld %7lld\n", (long long)r->id, ref,
@@ -93,8 +93,9 @@ static int on_match(void *ud, const fa_match_row *r) {
 }
 
 static int parse_count(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    if (fa_parse_int(s, lo, hi, out)) return fa_cli_usage("matches", "%s: expected an integer in %lld..%lld, got '%s'", opt,
-                                                          (long long)lo, (long long)hi, s);
+    if (fa_parse_int(s, lo, hi, out))
+        return fa_cli_usage("matches", "%s: expected an integer in %lld..%lld, got '%s'", opt, (long long)lo,
+                            (long long)hi, s);
     return 0;
 }
 

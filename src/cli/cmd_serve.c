@@ -401,8 +401,8 @@ int fa_cmd_serve(int argc, char **argv) {
         return status;
     }
     running = server;
-    fa_obs_gauge_set_fn(fa_obs_gauge_get(NULL, FA_M_HTTP_CONNECTIONS, "HTTP connections open"), connections_now,
-                        server);
+    fa_obs_gauge_set_fn(fa_obs_gauge_get(NULL, FA_M_HTTP_CONNECTIONS, "HTTP connections open"),
+                        connections_now, server);
     on_signals();
     printf("listening on %s://%s:%d (database %s%s%s)\n", o.server.tls_cert ? "https" : "http", o.server.host,
            fa_server_port(server),

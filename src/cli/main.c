@@ -13,7 +13,8 @@
 #include "cli.h"
 
 static const fa_command commands[] = {
-    {"import", "import and analyse provider match data (StatsBomb, Metrica, EPTS, SkillCorner, Wyscout, Last-Row)",
+    {"import",
+     "import and analyse provider match data (StatsBomb, Metrica, EPTS, SkillCorner, Wyscout, Last-Row)",
      fa_cmd_import},
     {"matches", "list the stored matches", fa_cmd_matches},
     {"events", "list a stored match's events", fa_cmd_events},

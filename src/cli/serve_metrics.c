@@ -22,16 +22,16 @@
 
 static void counter_fn(const char *family, const char *help, const char *label, const char *value,
                        double (*fn)(void *), void *ud) {
-    fa_obs_counter_set_fn(
-        fa_obs_counter_with(fa_obs_counter_family(NULL, family, help, FA_OBS_LABELS(label)), FA_OBS_LABELS(value)),
-        fn, ud);
+    fa_obs_counter_set_fn(fa_obs_counter_with(fa_obs_counter_family(NULL, family, help, FA_OBS_LABELS(label)),
+                                              FA_OBS_LABELS(value)),
+                          fn, ud);
 }
 
 static void gauge_fn(const char *family, const char *help, const char *label, const char *value,
                      double (*fn)(void *), void *ud) {
-    fa_obs_gauge_set_fn(
-        fa_obs_gauge_with(fa_obs_gauge_family(NULL, family, help, FA_OBS_LABELS(label)), FA_OBS_LABELS(value)), fn,
-        ud);
+    fa_obs_gauge_set_fn(fa_obs_gauge_with(fa_obs_gauge_family(NULL, family, help, FA_OBS_LABELS(label)),
+                                          FA_OBS_LABELS(value)),
+                        fn, ud);
 }
 
 /* ------------------------------------------------------------ L1 */
@@ -55,10 +55,11 @@ void fa_serve_l1_metrics(fa_l1 *l1) {
     counter_fn(FA_M_CACHE_EVICTIONS, "cache evictions", FA_L_LAYER, "l1", l1_evictions, l1);
     gauge_fn(FA_M_CACHE_BYTES, "bytes held", FA_L_LAYER, "l1", l1_bytes, l1);
     gauge_fn(FA_M_CACHE_ENTRIES, "entries held", FA_L_LAYER, "l1", l1_entries, l1);
-    counter_fn("fa_cache_fills_total", "responses computed (or taken from L2) into the cache", FA_L_LAYER, "l1",
-               l1_fills, l1);
-    counter_fn("fa_cache_coalesced_total", "requests that waited for another request's computation of the same key",
-               FA_L_LAYER, "l1", l1_coalesced, l1);
+    counter_fn("fa_cache_fills_total", "responses computed (or taken from L2) into the cache", FA_L_LAYER,
+               "l1", l1_fills, l1);
+    counter_fn("fa_cache_coalesced_total",
+               "requests that waited for another request's computation of the same key", FA_L_LAYER, "l1",
+               l1_coalesced, l1);
     fa_err_clear();
 }
 
@@ -84,24 +85,24 @@ static double breaker_state(void *ud) { return (double)fa_breaker_state_get(fa_l
 void fa_serve_l2_metrics(fa_l2 *l2) {
     counter_fn(FA_M_CACHE_HITS, "cache hits", FA_L_LAYER, "l2", l2_hits, l2);
     counter_fn(FA_M_CACHE_MISSES, "cache misses", FA_L_LAYER, "l2", l2_misses, l2);
-    counter_fn("fa_cache_errors_total", "cache operations that failed (error reply, disconnect)", FA_L_LAYER, "l2",
-               l2_errors, l2);
-    counter_fn("fa_cache_timeouts_total", "cache operations past their deadline", FA_L_LAYER, "l2", l2_timeouts,
-               l2);
+    counter_fn("fa_cache_errors_total", "cache operations that failed (error reply, disconnect)", FA_L_LAYER,
+               "l2", l2_errors, l2);
+    counter_fn("fa_cache_timeouts_total", "cache operations past their deadline", FA_L_LAYER, "l2",
+               l2_timeouts, l2);
     counter_fn("fa_cache_unavailable_total", "cache calls refused at once (breaker open, not connected)",
                FA_L_LAYER, "l2", l2_unavailable, l2);
     counter_fn("fa_cache_sets_total", "responses stored", FA_L_LAYER, "l2", l2_sets, l2);
-    counter_fn("fa_cache_stale_sets_total", "responses not stored because a purge raced their computation",
+    counter_fn("fa_cache_stale_sets_total", "responses not stored: a purge raced their computation",
                FA_L_LAYER, "l2", l2_stale, l2);
-    counter_fn("fa_cache_invalidations_received_total", "purge messages heard from other nodes", FA_L_LAYER, "l2",
-               l2_invalidations, l2);
-    counter_fn("fa_cache_connects_total", "connections to the cache server established (reconnects included)",
+    counter_fn("fa_cache_invalidations_received_total", "purge messages heard from other nodes", FA_L_LAYER,
+               "l2", l2_invalidations, l2);
+    counter_fn("fa_cache_connects_total", "connections to the cache server made (reconnects included)",
                FA_L_LAYER, "l2", l2_connects, l2);
     counter_fn("fa_cache_resyncs_total",
-               "invalidation subscriptions (re)established; each one empties L1, since purges may have been missed",
+               "invalidation subscriptions (re)made; each one empties L1 (purges may have been missed)",
                FA_L_LAYER, "l2", l2_resyncs, l2);
-    gauge_fn(FA_M_BREAKER_STATE, "circuit breaker state: 0 closed, 1 open, 2 half-open", FA_L_DEPENDENCY, "redis",
-             breaker_state, l2);
+    gauge_fn(FA_M_BREAKER_STATE, "circuit breaker state: 0 closed, 1 open, 2 half-open", FA_L_DEPENDENCY,
+             "redis", breaker_state, l2);
     fa_err_clear();
 }
 
@@ -141,8 +142,8 @@ static double warm_pending(void *ud) {
 }
 
 void fa_serve_warmer_metrics(fa_api_warmer *w) {
-    counter_fn("fa_cache_warmed_total", "keys computed into the cache ahead of requests", "result", "ok", warm_warmed,
-               w);
+    counter_fn("fa_cache_warmed_total", "keys computed into the cache ahead of requests", "result", "ok",
+               warm_warmed, w);
     counter_fn("fa_cache_warmed_total", "keys computed into the cache ahead of requests", "result", "failed",
                warm_failed, w);
     counter_fn("fa_cache_warm_dropped_total", "keys not warmed because the queue was full", FA_L_LAYER, "l1",

@@ -53,7 +53,8 @@ int fa_api_h_purge(fa_api_req *r) {
     int n = split_tags(r, list, tags);
     if (n < 0) return n;
     if (!h->purge)
-        return fa_api_problem(r, 503, "no-cache", "this server runs without a response cache: nothing to purge");
+        return fa_api_problem(r, 503, "no-cache",
+                              "this server runs without a response cache: nothing to purge");
     if (h->purge(h->ud, tags, (size_t)n) != 0)
         return fa_api_problem(r, 503, "purge-incomplete",
                               "purged in this process, but the shared cache did not confirm: %s (retry)",
