@@ -88,6 +88,8 @@ typedef struct fa_http_response {
 
 /* Adds a response header; FA_ELIMIT when full or too long. */
 int fa_http_response_header(fa_http_response *resp, const char *name, const char *value);
+/* The same from name[0..nn) and value[0..vn), not NUL-terminated. */
+int fa_http_response_header_n(fa_http_response *resp, const char *name, size_t nn, const char *value, size_t vn);
 
 /* Deferred responses, for a handler that must wait for something (an L2
  * lookup on the loop's Redis connection) without blocking its loop.

@@ -24,6 +24,7 @@
 #include "store/store.h"
 
 #define FA_API_MAX_PARAMS 4     /* path parameters per route */
+#define FA_API_HIST_CACHE 64    /* per thread: latency histogram children kept */
 #define FA_API_TAGS_MAX 128     /* a response header value's room, NUL included */
 #define FA_API_LIMIT_DEFAULT 50 /* page size of lists */
 #define FA_API_LIMIT_MAX 200
@@ -62,6 +63,11 @@ struct fa_api_thread {
     int loop_index;
     const struct fa_io_loop *io; /* the loop's fd watching and clock (NULL in tests without a server) */
     void *tc;                    /* the cache hooks' state for this loop */
+    struct {                     /* latency histogram children by (route, status): see observe() */
+        const char *route;
+        int status;
+        struct fa_obs_histogram *h;
+    } hist[FA_API_HIST_CACHE];
     fa_store *store; /* NULL until the first request that needs it opens it */
     fa_arena *arena; /* request-scoped, reset at the start of each request */
 

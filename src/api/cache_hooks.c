@@ -164,17 +164,18 @@ static void body_from_entry(fa_http_response *resp, const fa_cache_entry *e) {
     resp->release_ud = (void *)e;
 }
 
+/* The kept "Name: value\n" lines back into resp (no printf: this runs on
+ * every hit). */
 static void replay_headers(fa_http_response *resp, const char *text) {
     while (*text) {
-        const char *colon = strchr(text, ':'), *nl = strchr(text, '\n');
-        if (!colon || !nl || colon > nl || colon[1] != ' ') break;
-        char name[128], value[128];
-        snprintf(name, sizeof name, "%.*s", (int)(colon - text), text);
-        snprintf(value, sizeof value, "%.*s", (int)(nl - colon - 2), colon + 2);
-        if (strcmp(name, "Status") == 0)
-            resp->status = atoi(value);
+        const char *nl = strchr(text, '\n');
+        const char *colon = nl ? memchr(text, ':', (size_t)(nl - text)) : NULL;
+        if (!colon || colon[1] != ' ') break;
+        size_t nn = (size_t)(colon - text), vn = (size_t)(nl - colon - 2);
+        if (nn == 6 && memcmp(text, "Status", 6) == 0)
+            resp->status = atoi(colon + 2);
         else
-            fa_http_response_header(resp, name, value);
+            fa_http_response_header_n(resp, text, nn, colon + 2, vn);
         text = nl + 1;
     }
 }

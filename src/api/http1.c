@@ -479,21 +479,26 @@ int fa_http_query_get(const fa_http_request *r, const char *key, char *buf, size
 /* ---------------------------------------------------------------- responses */
 
 int fa_http_response_header(fa_http_response *resp, const char *name, const char *value) {
-    size_t nn = strlen(name), vn = strlen(value);
+    return fa_http_response_header_n(resp, name, strlen(name), value, strlen(value));
+}
+
+int fa_http_response_header_n(fa_http_response *resp, const char *name, size_t nn, const char *value, size_t vn) {
     if (resp->nheaders >= FA_HTTP_MAX_RESP_HEADERS)
-        return fa_err_set(FA_ELIMIT, "response header '%s': already %d headers", name,
+        return fa_err_set(FA_ELIMIT, "response header '%.*s': already %d headers", (int)nn, name,
                           FA_HTTP_MAX_RESP_HEADERS);
     if (nn >= sizeof resp->headers[0][0] || vn >= sizeof resp->headers[0][1])
-        return fa_err_set(FA_ELIMIT, "response header '%.40s': name or value longer than %zu bytes", name,
-                          sizeof resp->headers[0][0] - 1);
+        return fa_err_set(FA_ELIMIT, "response header '%.*s': name or value longer than %zu bytes",
+                          (int)(nn < 40 ? nn : 40), name, sizeof resp->headers[0][0] - 1);
     if (nn == 0) return fa_err_set(FA_EINVAL, "response header: empty name");
     for (size_t i = 0; i < nn; i++)
         if (!is_tchar((unsigned char)name[i]))
-            return fa_err_set(FA_EINVAL, "response header '%s': invalid character in name", name);
-    if (strcspn(value, "\r\n") != vn)
-        return fa_err_set(FA_EINVAL, "response header '%s': CR or LF in value", name);
-    memcpy(resp->headers[resp->nheaders][0], name, nn + 1);
-    memcpy(resp->headers[resp->nheaders][1], value, vn + 1);
+            return fa_err_set(FA_EINVAL, "response header '%.*s': invalid character in name", (int)nn, name);
+    if (memchr(value, '\r', vn) || memchr(value, '\n', vn) || memchr(value, '\0', vn))
+        return fa_err_set(FA_EINVAL, "response header '%.*s': CR, LF or NUL in value", (int)nn, name);
+    memcpy(resp->headers[resp->nheaders][0], name, nn);
+    resp->headers[resp->nheaders][0][nn] = '\0';
+    memcpy(resp->headers[resp->nheaders][1], value, vn);
+    resp->headers[resp->nheaders][1][vn] = '\0';
     resp->nheaders++;
     return 0;
 }

@@ -220,13 +220,24 @@ int fa_api_cache_headers(fa_api_req *r) {
     return policies[r->cache].s_maxage;
 }
 
+/* dst[size] = src, cut to fit (no printf: these run on every cache hit). */
+static void copy_text(char *dst, size_t size, const char *src) {
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Appends the coding to the ETag header (and etag) of the representation to send. */
 static void tag_coding(fa_http_response *resp, char *etag, size_t size, const char *coding) {
     int i = header_index(resp, "ETag");
-    size_t len = strlen(etag);
-    if (len < 2 || etag[len - 1] != '"') return;
-    snprintf(etag + len - 1, size - (len - 1), "-%s\"", coding);
-    if (i >= 0) snprintf(resp->headers[i][1], sizeof resp->headers[i][1], "%s", etag);
+    size_t len = strlen(etag), cn = strlen(coding);
+    if (len < 2 || etag[len - 1] != '"' || len + cn + 1 >= size) return;
+    etag[len - 1] = '-';
+    memcpy(etag + len, coding, cn);
+    etag[len + cn] = '"';
+    etag[len + cn + 1] = '\0';
+    if (i >= 0) copy_text(resp->headers[i][1], sizeof resp->headers[i][1], etag);
 }
 
 static void not_modified(fa_http_response *resp) {
@@ -239,7 +250,7 @@ static void not_modified(fa_http_response *resp) {
 static void cached_etag(fa_http_response *resp, char *etag, size_t size) {
     int at = header_index(resp, "ETag");
     if (at >= 0) {
-        snprintf(etag, size, "%s", resp->headers[at][1]);
+        copy_text(etag, size, resp->headers[at][1]);
         return;
     }
     const void *p;
@@ -265,7 +276,7 @@ void fa_api_http_finish(fa_api_req *r, int from_cache) {
     const fa_api_hooks *h = &r->t->app->cfg.hooks;
     const char *coding = h->coding_pick && h->encode ? h->coding_pick(h->ud, r->http, resp) : NULL;
     char identity[128];
-    snprintf(identity, sizeof identity, "%s", etag);
+    copy_text(identity, sizeof identity, etag);
     if (coding && *coding) tag_coding(resp, etag, sizeof etag, coding);
     const fa_strv *inm = fa_http_header_get(r->http, "If-None-Match");
     if (inm && fa_api_etag_match(inm->p, inm->n, etag)) {
@@ -274,6 +285,6 @@ void fa_api_http_finish(fa_api_req *r, int from_cache) {
     }
     if (coding && *coding && h->encode(h->ud, coding, resp) != 0) {
         int i = header_index(resp, "ETag"); /* not coded after all: the identity tag */
-        if (i >= 0) snprintf(resp->headers[i][1], sizeof resp->headers[i][1], "%s", identity);
+        if (i >= 0) copy_text(resp->headers[i][1], sizeof resp->headers[i][1], identity);
     }
 }
