@@ -14,6 +14,8 @@ packages=(
   libpq-dev libhiredis-dev
   # HTTP/2 (nghttp2) and TLS with ALPN (OpenSSL) for `serve`
   libnghttp2-dev libssl-dev openssl
+  # inference: oneDNN kernels (optional backend, auto-detected)
+  libdnnl-dev
   # servers the integration tests start on loopback
   redis-server
   # benchmarks
