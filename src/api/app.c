@@ -64,6 +64,10 @@ fa_api_app *fa_api_app_new(const char *db_path, const fa_api_app_config *c) {
         fa_obs_gauge_with(fa_obs_gauge_family(NULL, FA_M_DB_POOL_IN_USE, "database connections in use",
                                               FA_OBS_LABELS(FA_L_POOL)),
                           pool);
+    app->pool_wait = fa_obs_histogram_with(
+        fa_obs_histogram_family(NULL, FA_M_DB_POOL_WAIT, "seconds a request waited for a database connection",
+                                FA_OBS_LABELS(FA_L_POOL), fa_obs_latency_buckets, FA_OBS_LATENCY_NBUCKETS),
+        pool);
     app->pool_max =
         fa_obs_gauge_with(fa_obs_gauge_family(NULL, FA_M_DB_POOL_MAX, "database connections in the pool",
                                               FA_OBS_LABELS(FA_L_POOL)),

@@ -49,6 +49,7 @@ struct fa_api_app {
      * the warmer), so there is never a wait for one; in use while a handler
      * runs on it. FA_M_DB_POOL_IN_USE, FA_M_DB_POOL_MAX. */
     struct fa_obs_gauge *pool_in_use, *pool_max;
+    struct fa_obs_histogram *pool_wait; /* FA_M_DB_POOL_WAIT{pool="sqlite"} */
     /* The process's one watch on the database (see check_store_changed in
      * app.c): a connection of its own, asked by one loop at a time. */
     pthread_mutex_t watch_mu;

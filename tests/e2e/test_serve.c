@@ -129,6 +129,7 @@ static void test_keep_alive_and_conditional(void **state) {
     /* the store handles: one per loop (2) and the warmer's; none busy while /metrics runs */
     assert_non_null(strstr(buf, "\nfa_db_pool_connections_max{pool=\"sqlite\"} 3\n"));
     assert_non_null(strstr(buf, "\nfa_db_pool_connections_in_use{pool=\"sqlite\"} 0\n"));
+    assert_non_null(strstr(buf, "\nfa_db_pool_wait_seconds_count{pool=\"sqlite\"} ")); /* handles acquired */
     assert_int_equal(roundtrip(fd, "GET /v1/alerts HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
     assert_non_null(strstr(buf, "FaApiLatencyP95High"));
     close(fd);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "../app_internal.h"
+#include "obs/obs.h"
 
 #define MAX_DEPTH 62
 
@@ -122,10 +123,18 @@ int fa_api_jw_done(fa_api_req *r, fa_jw *w) {
 
 /* ------------------------------------------------------------ store and match */
 
+/* The wait for a connection, measured as what it is in this design: each
+ * loop owns its handle, so a request waits only when the handle has to be
+ * (re)opened first - the pool=sqlite series of FA_M_DB_POOL_WAIT. */
 fa_store *fa_api_store(fa_api_req *r) {
     fa_api_thread *t = r->t;
-    if (t->store) return t->store;
+    if (t->store) {
+        fa_obs_histogram_observe(t->app->pool_wait, 0);
+        return t->store;
+    }
+    double t0 = fa_clock_now();
     t->store = fa_store_open(t->app->db_path, 0, 0);
+    fa_obs_histogram_observe(t->app->pool_wait, fa_clock_now() - t0);
     if (t->store) return t->store;
     fa_log(FA_LOG_ERROR, "api: store not available", "request_id=%llu error=\"%s\"",
            (unsigned long long)r->http->id, fa_err_msg());
