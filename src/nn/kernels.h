@@ -80,7 +80,8 @@ typedef struct fa_nn_backend {
      * FA_EINVAL (a shape the backend cannot do, named), FA_ENOMEM. */
     fa_nn_conv *(*conv_prepare)(const fa_nn_conv_params *p, fa_nn_precision prec, const float *weights,
                                 const float *bias, const fa_nn_int8_scales *scales);
-    /* Scratch bytes one run needs (0 allowed). */
+    /* Scratch bytes one run needs (0 allowed). The size may depend on
+     * par->threads: conv_run must then get a par with no more threads. */
     size_t (*conv_workspace)(const fa_nn_conv *c, const fa_nn_parallel *par);
     /* Runs it: in and out are fp32 NCHW (an int8 op quantises its input
      * and dequantises its output itself, unless the graph keeps int8
