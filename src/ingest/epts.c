@@ -696,7 +696,7 @@ static int resolve_pchannels(ep_meta *m, const char *name) {
                               c->channel);
         c->axis = channel_axis(m, c->channel);
     }
-    qsort(m->pch, (size_t)m->npch, sizeof *m->pch, cmp_pchannel);
+    if (m->npch > 0) qsort(m->pch, (size_t)m->npch, sizeof *m->pch, cmp_pchannel); /* (NULL when none) */
     for (int i = 1; i < m->npch; i++)
         if (strcmp(m->pch[i - 1].id, m->pch[i].id) == 0)
             return meta_error(name, m->pch[i].line, m->pch[i].col, "duplicate PlayerChannel id '%s'",
@@ -708,7 +708,8 @@ static int resolve_pchannels(ep_meta *m, const char *name) {
 static int resolve_player_ref(ep_meta *m, ep_spec *s, ep_node *n, const char *name) {
     ep_pchannel key;
     fa_strlcpy_utf8(key.id, n->ref, sizeof key.id);
-    const ep_pchannel *c = bsearch(&key, m->pch, (size_t)m->npch, sizeof *m->pch, cmp_pchannel);
+    const ep_pchannel *c =
+        m->npch > 0 ? bsearch(&key, m->pch, (size_t)m->npch, sizeof *m->pch, cmp_pchannel) : NULL;
     if (!c)
         return meta_error(name, n->line, n->col, "<PlayerChannelRef>: unknown playerChannelId '%s'", n->ref);
     n->axis = c->axis;

@@ -1,0 +1,68 @@
+/*
+ * nn_internal.h - internal to src/nn: the graph's representation and the
+ * functions the loader, the graph passes, the operators and the runtime
+ * share. Not a public face: only src/nn and its tests include it.
+ */
+#ifndef FA_NN_INTERNAL_H
+#define FA_NN_INTERNAL_H
+
+#include "nn/kernels.h"
+#include "nn/nn.h"
+
+typedef struct fa_nn_shape {
+    int rank;
+    int64_t d[FA_NN_MAX_RANK];
+} fa_nn_shape;
+
+struct fa_nn_graph {
+    char *file; /* base name, for messages */
+    int opset;
+    fa_nn_tensor *tensors;
+    size_t n_tensors, cap_tensors;
+    fa_nn_node *nodes;
+    size_t n_nodes, cap_nodes;
+    int inputs[FA_NN_MAX_IO], n_inputs;
+    int outputs[FA_NN_MAX_IO], n_outputs;
+    int *hash; /* open addressing over tensor names: ids, -1 empty */
+    size_t hash_cap;
+    size_t folded, fused_bn, fused_act; /* what the passes did */
+};
+
+/* A new empty graph named after file (its base name is kept). NULL: ENOMEM. */
+fa_nn_graph *fa_nn_graph_new(const char *file);
+/* Id of the tensor called name[0..len), created (float, rank 0, no data)
+ * when create is set. >= 0, FA_ENOTFOUND when absent, FA_ENOMEM. */
+int fa_nn_graph_tensor_id(fa_nn_graph *g, const char *name, size_t len, int create);
+/* Appends a node with ONNX's default attributes; NULL on ENOMEM. The
+ * pointer is valid until the next append. */
+fa_nn_node *fa_nn_graph_add_node(fa_nn_graph *g, fa_nn_op op);
+/* Elements of a shape (1 for rank 0). */
+int64_t fa_nn_shape_count(const fa_nn_shape *s);
+/* Bytes of one element of a dtype. */
+size_t fa_nn_dtype_size(fa_nn_dtype dt);
+
+/* Infers the output shapes (and the graph tensors' dtypes) of every live
+ * node in order, from the graph inputs' and the constants' shapes, into
+ * shapes[] (one per tensor). batch 0 is the load-time pass: the declared
+ * batch, and every node whose inputs are all constants is evaluated and
+ * becomes constants (folding, so later shape inputs are known). batch > 0
+ * sets the inputs' first dim (Reshape targets that hard-code the file's
+ * batch follow it). 0 or FA_EINVAL naming the node and the reason. */
+int fa_nn_graph_infer(fa_nn_graph *g, fa_nn_shape *shapes, int batch);
+/* The same, read-only (dtypes already set): for sessions. */
+int fa_nn_graph_infer_shapes(const fa_nn_graph *g, fa_nn_shape *shapes, int batch);
+/* Load-time passes: validates and infers at the declared batch (folding
+ * constants), folds BatchNormalization into the preceding Conv and fuses a
+ * following Relu / LeakyRelu / Sigmoid into it. 0 or < 0. */
+int fa_nn_graph_prepare(fa_nn_graph *g);
+
+/* Runs one non-Conv node: bufs[id] is the data of tensor id (inputs filled,
+ * outputs allocated to their shapes). 0 or FA_EINVAL naming the node. */
+int fa_nn_op_run(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes, void *const *bufs);
+
+/* Naive reference convolution (conv_ref.c): obviously correct, slow; for
+ * tests and as a numerical reference. */
+void fa_nn_conv_reference(const fa_nn_conv_params *p, const float *in, const float *w, const float *b,
+                          float *out);
+
+#endif
