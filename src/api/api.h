@@ -88,6 +88,8 @@ typedef struct fa_http_response {
 
 /* Adds a response header; FA_ELIMIT when full or too long. */
 int fa_http_response_header(fa_http_response *resp, const char *name, const char *value);
+/* Empties the body: the owned bytes, and a borrowed body_ref (released). */
+void fa_http_response_drop_body(fa_http_response *resp);
 /* The same from name[0..nn) and value[0..vn), not NUL-terminated. */
 int fa_http_response_header_n(fa_http_response *resp, const char *name, size_t nn, const char *value, size_t vn);
 

@@ -146,18 +146,10 @@ static int fill_by_computing(void *ud, const char *key, fa_cache_fill *f) {
 
 /* ------------------------------------------------------------ responses from entries */
 
-static void drop_body(fa_http_response *resp) {
-    fa_buf_reset(&resp->body);
-    if (resp->body_ref && resp->release) resp->release(resp->release_ud);
-    resp->body_ref = NULL;
-    resp->body_ref_len = 0;
-    resp->release = NULL;
-    resp->release_ud = NULL;
-}
 
 /* Points resp's body at the entry's identity bytes; takes over the caller's reference. */
 static void body_from_entry(fa_http_response *resp, const fa_cache_entry *e) {
-    drop_body(resp);
+    fa_http_response_drop_body(resp);
     resp->body_ref = e->variant[FA_CODING_IDENTITY].data;
     resp->body_ref_len = e->variant[FA_CODING_IDENTITY].len;
     resp->release = fa_cache_entry_release_cb;

@@ -187,14 +187,6 @@ static void body_of(const fa_http_response *resp, const void **p, size_t *n) {
     if (!*p) *p = "";
 }
 
-static void drop_body(fa_http_response *resp) {
-    fa_buf_reset(&resp->body);
-    if (resp->body_ref && resp->release) resp->release(resp->release_ud);
-    resp->body_ref = NULL;
-    resp->body_ref_len = 0;
-    resp->release = NULL;
-    resp->release_ud = NULL;
-}
 
 /* Sets the validators and caching headers of a fresh 200; its ETag into etag. */
 static void set_cache_headers(fa_api_req *r, char *etag, size_t size) {
@@ -241,7 +233,7 @@ static void tag_coding(fa_http_response *resp, char *etag, size_t size, const ch
 }
 
 static void not_modified(fa_http_response *resp) {
-    drop_body(resp);
+    fa_http_response_drop_body(resp);
     resp->status = 304;
     resp->content_type = NULL;
 }

@@ -42,12 +42,7 @@ static const char *title_of(const char *slug) {
 
 /* Drops whatever a handler had started: body, borrowed body, headers. */
 static void reset_response(fa_http_response *resp) {
-    fa_buf_reset(&resp->body);
-    if (resp->body_ref && resp->release) resp->release(resp->release_ud);
-    resp->body_ref = NULL;
-    resp->body_ref_len = 0;
-    resp->release = NULL;
-    resp->release_ud = NULL;
+    fa_http_response_drop_body(resp);
     resp->nheaders = 0;
 }
 

@@ -1,5 +1,7 @@
 /*
- * request.c - copying a request out of the connection's buffer.
+ * request.c - helpers on requests and responses that every protocol and
+ * handler shares: dropping a response's body, copying a request out of the
+ * connection's buffer.
  *
  * A parsed request is views (fa_strv) into the connection's input, valid
  * only while handle() runs. A handler that defers (an L2 lookup) needs the
@@ -21,6 +23,15 @@ static void strv_move(fa_strv *v, char **at) {
     (*at)[v->n] = '\0';
     v->p = *at;
     *at += v->n + 1;
+}
+
+void fa_http_response_drop_body(fa_http_response *resp) {
+    fa_buf_reset(&resp->body);
+    if (resp->body_ref && resp->release) resp->release(resp->release_ud);
+    resp->body_ref = NULL;
+    resp->body_ref_len = 0;
+    resp->release = NULL;
+    resp->release_ud = NULL;
 }
 
 fa_http_request *fa_http_request_clone(const fa_http_request *r) {

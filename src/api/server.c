@@ -778,8 +778,8 @@ static void h2_process(loop *L, conn *c);
 static void h2_upgrade(loop *L, conn *c, const fa_http_request *req);
 
 /* The handler deferred: the response struct moves into the token (the
- * loop's gets a fresh body buffer) and the connection waits for it. */
-static void h1_park(loop *L, conn *c, const fa_http_request *req, int keep) {
+ * loop's gets a fresh body buffer), which remembers what answering needs. */
+static fa_http_deferred *take_deferred(loop *L, conn *c, const fa_http_request *req) {
     fa_http_deferred *d = L->slot.deferred;
     L->slot.deferred = NULL;
     d->resp = L->resp;
@@ -790,9 +790,15 @@ static void h1_park(loop *L, conn *c, const fa_http_request *req, int keep) {
     d->L = L;
     d->c = c;
     d->method = req->method;
+    d->id = req->id;
+    return d;
+}
+
+/* HTTP/1.1: the connection waits for it (pipelined requests behind it too). */
+static void h1_park(loop *L, conn *c, const fa_http_request *req, int keep) {
+    fa_http_deferred *d = take_deferred(L, c, req);
     d->minor = req->minor;
     d->keep = keep;
-    d->id = req->id;
     c->deferred = d;
 }
 
@@ -945,18 +951,9 @@ static void h2_timeout(loop *L, conn *c) { conn_close(L, c); }
 
 static const conn_proto http2_proto = {"h2", h2_process, h2_timeout};
 
+/* HTTP/2: only its stream waits; the connection lists it, to detach it if it dies. */
 static void h2_park(loop *L, conn *c, const fa_http_request *req, int32_t stream) {
-    fa_http_deferred *d = L->slot.deferred;
-    L->slot.deferred = NULL;
-    d->resp = L->resp;
-    d->resp.slot = NULL;
-    memset(&L->resp.body, 0, sizeof L->resp.body);
-    L->resp.body_ref = NULL;
-    L->resp.release = NULL;
-    d->L = L;
-    d->c = c;
-    d->method = req->method;
-    d->id = req->id;
+    fa_http_deferred *d = take_deferred(L, c, req);
     d->stream = stream;
     d->prev = NULL;
     d->next = c->h2_waiting;
