@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "e2e_http.h"
 #include "testutil.h"
 
 #define STATS "/v1/matches/1/stats"
@@ -36,11 +37,6 @@ typedef struct cluster {
     int redis_port, port[2];
 } cluster;
 
-static void sleep_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 static int free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
@@ -49,38 +45,6 @@ static int free_port(void) {
     if (bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) return -1;
     close(fd);
     return ntohs(a.sin_port);
-}
-
-static int connect_to(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* One request on a fresh connection; the whole response into buf. Returns the status, -1 on failure. */
-static int http(int port, const char *method, const char *target, const char *extra, char *buf, size_t size) {
-    int fd = connect_to(port);
-    if (fd < 0) return -1;
-    char req[1024];
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n", method, target,
-             extra ? extra : "");
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while (got < size - 1 && (r = read(fd, buf + got, size - 1 - got)) > 0) got += (size_t)r;
-    buf[got] = '\0';
-    close(fd);
-    return got > 12 ? atoi(buf + 9) : -1;
 }
 
 static const char *body_of(const char *resp) {
@@ -94,23 +58,6 @@ static void etag_of(const char *resp, char *out, size_t size) {
     if (e) snprintf(out, size, "%.*s", (int)strcspn(e + 8, "\r"), e + 8);
 }
 
-/* A sample's value from a node's /metrics ("name{labels}"), -1 when absent. */
-static double metric(int port, const char *sample) {
-    static char buf[1 << 20];
-    if (http(port, "GET", "/metrics", NULL, buf, sizeof buf) != 200) return -1;
-    size_t n = strlen(sample);
-    for (const char *p = buf; (p = strstr(p, sample)); p += n)
-        if ((p == buf || p[-1] == '\n') && p[n] == ' ') return atof(p + n + 1);
-    return -1;
-}
-
-/* Waits up to 5 s for a node's sample to reach at least want; its last value. */
-static double wait_metric(int port, const char *sample, double want) {
-    double v = -1;
-    for (int i = 0; i < 100 && (v = metric(port, sample)) < want; i++) sleep_s(0.05);
-    return v;
-}
-
 static pid_t start_redis(int port) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -118,17 +65,17 @@ static pid_t start_redis(int port) {
         snprintf(p, sizeof p, "%d", port);
         int devnull = open("/dev/null", 1);
         dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly",
-               "no", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 100; i++) { /* until it accepts */
-        int fd = connect_to(port);
+        int fd = e2e_connect(port);
         if (fd >= 0) {
             close(fd);
             return pid;
         }
-        sleep_s(0.02);
+        e2e_sleep(0.02);
     }
     return -1;
 }
@@ -142,8 +89,8 @@ static pid_t start_node(cluster *c, int *port) {
     if (pid == 0) {
         dup2(out[1], 1);
         close(out[0]);
-        execl(getenv("FA_BIN"), "footanalytics", "serve", "--db", c->db, "--port", "0", "--loops", "1", "--redis",
-              url, "--redis-timeout", "0.25", "--api-keys", c->keys, (char *)NULL);
+        execl(getenv("FA_BIN"), "footanalytics", "serve", "--db", c->db, "--port", "0", "--loops", "1",
+              "--redis", url, "--redis-timeout", "0.25", "--api-keys", c->keys, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -151,8 +98,7 @@ static pid_t start_node(cluster *c, int *port) {
     FILE *f = fdopen(out[0], "r");
     if (!f || !fgets(line, sizeof line, f)) return -1;
     fclose(f);
-    const char *colon = strstr(line, "127.0.0.1:");
-    *port = colon ? atoi(colon + 10) : 0;
+    *port = e2e_port_of(line);
     return *port > 0 ? pid : -1;
 }
 
@@ -181,8 +127,8 @@ static int setup(void **state) {
 /* Both nodes connected to Redis, their subscriptions up. */
 static void wait_connected(cluster *c) {
     for (int i = 0; i < 2; i++) {
-        assert_true(wait_metric(c->port[i], "fa_cache_connects_total{layer=\"l2\"}", 1) >= 1);
-        assert_true(wait_metric(c->port[i], "fa_cache_resyncs_total{layer=\"l2\"}", 1) >= 1);
+        assert_true(e2e_wait_metric(c->port[i], "fa_cache_connects_total{layer=\"l2\"}", 1) >= 1);
+        assert_true(e2e_wait_metric(c->port[i], "fa_cache_resyncs_total{layer=\"l2\"}", 1) >= 1);
     }
 }
 
@@ -229,12 +175,12 @@ static char a_resp[1 << 20], b_resp[1 << 20];
 static void test_l2_fill_and_hit(void **state) {
     cluster *c = need(state);
     wait_connected(c);
-    assert_int_equal(http(c->port[0], "GET", STATS, NULL, a_resp, sizeof a_resp), 200);
-    assert_true(wait_metric(c->port[0], L2_SETS, 1) >= 1);
-    assert_int_equal(metric(c->port[1], L2_HITS), 0);
-    assert_int_equal(http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200);
-    assert_int_equal(metric(c->port[1], L2_HITS), 1);
-    assert_int_equal(metric(c->port[1], L2_SETS), 0); /* B computed nothing */
+    assert_int_equal(e2e_http(c->port[0], "GET", STATS, NULL, a_resp, sizeof a_resp), 200);
+    assert_true(e2e_wait_metric(c->port[0], L2_SETS, 1) >= 1);
+    assert_int_equal(e2e_metric(c->port[1], L2_HITS), 0);
+    assert_int_equal(e2e_http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200);
+    assert_int_equal(e2e_metric(c->port[1], L2_HITS), 1);
+    assert_int_equal(e2e_metric(c->port[1], L2_SETS), 0); /* B computed nothing */
     assert_string_equal(body_of(a_resp), body_of(b_resp));
     char ea[128], eb[128];
     etag_of(a_resp, ea, sizeof ea);
@@ -242,10 +188,11 @@ static void test_l2_fill_and_hit(void **state) {
     assert_true(ea[0] != '\0');
     assert_string_equal(ea, eb);
     /* the precompressed variants travelled too */
-    assert_int_equal(http(c->port[1], "GET", STATS, "Accept-Encoding: br\r\n", b_resp, sizeof b_resp), 200);
+    assert_int_equal(e2e_http(c->port[1], "GET", STATS, "Accept-Encoding: br\r\n", b_resp, sizeof b_resp),
+                     200);
     assert_non_null(strcasestr(b_resp, "\r\ncontent-encoding: br\r\n"));
-    assert_int_equal(metric(c->port[1], L1_HITS), 1);
-    assert_int_equal(metric(c->port[1], L2_HITS), 1);
+    assert_int_equal(e2e_metric(c->port[1], L1_HITS), 1);
+    assert_int_equal(e2e_metric(c->port[1], L2_HITS), 1);
 }
 
 /* An admin purge on A: B's L1 hears it through Redis and drops the entry,
@@ -254,18 +201,20 @@ static void test_purge_seen_by_both(void **state) {
     cluster *c = need(state);
     char auth[200];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", c->admin_key);
-    double b_fills = metric(c->port[1], L1_FILLS), b_sets = metric(c->port[1], L2_SETS);
-    double b_warmed = metric(c->port[1], WARMED);
-    assert_int_equal(http(c->port[0], "POST", "/v1/admin/purge?tags=match-1", NULL, a_resp, sizeof a_resp), 401);
-    assert_int_equal(http(c->port[0], "POST", "/v1/admin/purge?tags=match-1", auth, a_resp, sizeof a_resp), 200);
+    double b_fills = e2e_metric(c->port[1], L1_FILLS), b_sets = e2e_metric(c->port[1], L2_SETS);
+    double b_warmed = e2e_metric(c->port[1], WARMED);
+    assert_int_equal(
+        e2e_http(c->port[0], "POST", "/v1/admin/purge?tags=match-1", NULL, a_resp, sizeof a_resp), 401);
+    assert_int_equal(
+        e2e_http(c->port[0], "POST", "/v1/admin/purge?tags=match-1", auth, a_resp, sizeof a_resp), 200);
     assert_non_null(strstr(body_of(a_resp), "\"purged\":[\"match-1\"]"));
-    assert_true(wait_metric(c->port[1], INVALS, 1) >= 1);
-    assert_true(wait_metric(c->port[1], WARMED, b_warmed + 1) >= b_warmed + 1);
-    assert_true(metric(c->port[1], L1_FILLS) >= b_fills + 1); /* B dropped it and computed it again */
-    assert_true(wait_metric(c->port[1], L2_SETS, b_sets + 1) >= b_sets + 1); /* and shared it */
-    double b_misses = metric(c->port[1], L1_MISSES);
-    assert_int_equal(http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200);
-    assert_int_equal(metric(c->port[1], L1_MISSES), b_misses); /* ready before it was asked for */
+    assert_true(e2e_wait_metric(c->port[1], INVALS, 1) >= 1);
+    assert_true(e2e_wait_metric(c->port[1], WARMED, b_warmed + 1) >= b_warmed + 1);
+    assert_true(e2e_metric(c->port[1], L1_FILLS) >= b_fills + 1); /* B dropped it and computed it again */
+    assert_true(e2e_wait_metric(c->port[1], L2_SETS, b_sets + 1) >= b_sets + 1); /* and shared it */
+    double b_misses = e2e_metric(c->port[1], L1_MISSES);
+    assert_int_equal(e2e_http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200);
+    assert_int_equal(e2e_metric(c->port[1], L1_MISSES), b_misses); /* ready before it was asked for */
     assert_string_equal(body_of(a_resp), "{\"purged\":[\"match-1\"]}");
 }
 
@@ -275,40 +224,45 @@ static void test_purge_seen_by_both(void **state) {
 static void test_conditional_encodings_errors(void **state) {
     cluster *c = need(state);
     const char *key = "/v1/matches/1/players";
-    assert_int_equal(http(c->port[0], "GET", key, "Accept-Encoding: gzip\r\n", a_resp, sizeof a_resp), 200);
+    assert_int_equal(e2e_http(c->port[0], "GET", key, "Accept-Encoding: gzip\r\n", a_resp, sizeof a_resp),
+                     200);
     assert_non_null(strcasestr(a_resp, "\r\ncontent-encoding: gzip\r\n"));
     char etag_gz[128], cond[200];
     etag_of(a_resp, etag_gz, sizeof etag_gz);
     assert_non_null(strstr(etag_gz, "-gzip\""));
-    double sets = metric(c->port[0], L2_SETS);
-    assert_true(wait_metric(c->port[0], L2_SETS, sets) >= sets);
+    double sets = e2e_metric(c->port[0], L2_SETS);
+    assert_true(e2e_wait_metric(c->port[0], L2_SETS, sets) >= sets);
     /* B gets it from L2 and answers A's validator for that representation with 304 */
     snprintf(cond, sizeof cond, "Accept-Encoding: gzip\r\nIf-None-Match: %s\r\n", etag_gz);
-    for (int i = 0; i < 50 && metric(c->port[1], L2_HITS) < 2; i++) sleep_s(0.02); /* (A's put is async) */
-    assert_int_equal(http(c->port[1], "GET", key, cond, b_resp, sizeof b_resp), 304);
+    for (int i = 0; i < 50 && e2e_metric(c->port[1], L2_HITS) < 2; i++)
+        e2e_sleep(0.02); /* (A's put is async) */
+    assert_int_equal(e2e_http(c->port[1], "GET", key, cond, b_resp, sizeof b_resp), 304);
     /* the same validator does not match another representation */
     snprintf(cond, sizeof cond, "Accept-Encoding: zstd\r\nIf-None-Match: %s\r\n", etag_gz);
-    assert_int_equal(http(c->port[1], "GET", key, cond, b_resp, sizeof b_resp), 200);
+    assert_int_equal(e2e_http(c->port[1], "GET", key, cond, b_resp, sizeof b_resp), 200);
     assert_non_null(strcasestr(b_resp, "\r\ncontent-encoding: zstd\r\n"));
-    assert_int_equal(http(c->port[1], "GET", key, "Accept-Encoding: identity\r\n", b_resp, sizeof b_resp), 200);
+    assert_int_equal(e2e_http(c->port[1], "GET", key, "Accept-Encoding: identity\r\n", b_resp, sizeof b_resp),
+                     200);
     assert_null(strcasestr(b_resp, "\r\ncontent-encoding:"));
     /* errors: answered, never stored in L2 */
-    double a_sets = metric(c->port[0], L2_SETS);
-    assert_int_equal(http(c->port[0], "GET", "/v1/matches/999999", NULL, a_resp, sizeof a_resp), 404);
-    assert_int_equal(http(c->port[0], "GET", "/v1/matches/1/events?period=9", NULL, a_resp, sizeof a_resp), 400);
-    assert_int_equal(http(c->port[0], "DELETE", "/v1/matches/1", NULL, a_resp, sizeof a_resp), 405);
-    assert_int_equal(http(c->port[0], "POST", "/v1/admin/purge?tags=x", "X-API-Key: nope\r\n", a_resp,
-                          sizeof a_resp), 401);
-    sleep_s(0.1);
-    assert_int_equal(metric(c->port[0], L2_SETS), a_sets);
-    assert_int_equal(http(c->port[1], "GET", "/v1/matches/999999", NULL, b_resp, sizeof b_resp), 404);
+    double a_sets = e2e_metric(c->port[0], L2_SETS);
+    assert_int_equal(e2e_http(c->port[0], "GET", "/v1/matches/999999", NULL, a_resp, sizeof a_resp), 404);
+    assert_int_equal(
+        e2e_http(c->port[0], "GET", "/v1/matches/1/events?period=9", NULL, a_resp, sizeof a_resp), 400);
+    assert_int_equal(e2e_http(c->port[0], "DELETE", "/v1/matches/1", NULL, a_resp, sizeof a_resp), 405);
+    assert_int_equal(
+        e2e_http(c->port[0], "POST", "/v1/admin/purge?tags=x", "X-API-Key: nope\r\n", a_resp, sizeof a_resp),
+        401);
+    e2e_sleep(0.1);
+    assert_int_equal(e2e_metric(c->port[0], L2_SETS), a_sets);
+    assert_int_equal(e2e_http(c->port[1], "GET", "/v1/matches/999999", NULL, b_resp, sizeof b_resp), 404);
     assert_non_null(strstr(b_resp, "application/problem+json"));
 }
 
 /* Redis frozen, then gone: answers keep coming, the breaker opens; back: it closes. */
 static void test_redis_down_and_back(void **state) {
     cluster *c = need(state);
-    assert_int_equal(metric(c->port[0], BREAKER), 0);
+    assert_int_equal(e2e_metric(c->port[0], BREAKER), 0);
     kill(c->redis, SIGSTOP);
     char target[64];
     /* new keys: a get times out (250 ms) and drops the connection, reconnects time out
@@ -316,13 +270,14 @@ static void test_redis_down_and_back(void **state) {
     double open = 0;
     for (int i = 0; i < 200 && open != 1; i++) {
         snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", i + 1);
-        assert_int_equal(http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp), 200);
-        open = metric(c->port[0], BREAKER);
-        if (open != 1) sleep_s(0.05);
+        assert_int_equal(e2e_http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp), 200);
+        open = e2e_metric(c->port[0], BREAKER);
+        if (open != 1) e2e_sleep(0.05);
     }
     assert_int_equal(open, 1);
     double t0 = fa_clock_now();
-    assert_int_equal(http(c->port[0], "GET", "/v1/matches/1/events?limit=50", NULL, a_resp, sizeof a_resp), 200);
+    assert_int_equal(
+        e2e_http(c->port[0], "GET", "/v1/matches/1/events?limit=50", NULL, a_resp, sizeof a_resp), 200);
     assert_true(fa_clock_now() - t0 < 0.045); /* refused at once: no L2 wait */
     kill(c->redis, SIGCONT);
     kill(c->redis, SIGKILL);
@@ -330,31 +285,31 @@ static void test_redis_down_and_back(void **state) {
     c->redis = 0;
     for (int i = 0; i < 5; i++) {
         snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", 60 + i);
-        assert_int_equal(http(c->port[1], "GET", target, NULL, b_resp, sizeof b_resp), 200);
+        assert_int_equal(e2e_http(c->port[1], "GET", target, NULL, b_resp, sizeof b_resp), 200);
     }
-    assert_int_equal(http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200); /* its L1 */
+    assert_int_equal(e2e_http(c->port[1], "GET", STATS, NULL, b_resp, sizeof b_resp), 200); /* its L1 */
     c->redis = start_redis(c->redis_port);
     assert_true(c->redis > 0);
     /* after the breaker's cool-down a probe succeeds and it closes; then L2 is used again */
     double closed = -1;
     for (int i = 0; i < 100 && closed != 0; i++) {
         snprintf(target, sizeof target, "/v1/matches/1/events?limit=%d", 100 + i);
-        http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp);
-        closed = metric(c->port[0], BREAKER);
-        if (closed != 0) sleep_s(0.1);
+        e2e_http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp);
+        closed = e2e_metric(c->port[0], BREAKER);
+        if (closed != 0) e2e_sleep(0.1);
     }
     assert_int_equal(closed, 0);
     /* A shares again; B (its own breaker, its own reconnect backoff) soon reads from L2 again */
     int shared = 0;
     for (int i = 0; i < 40 && !shared; i++) {
         snprintf(target, sizeof target, "/v1/matches/1/events?period=1&limit=%d", 1 + i);
-        double sets = metric(c->port[0], L2_SETS), b_hits = metric(c->port[1], L2_HITS);
-        assert_int_equal(http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp), 200);
-        assert_true(wait_metric(c->port[0], L2_SETS, sets + 1) >= sets + 1);
-        assert_int_equal(http(c->port[1], "GET", target, NULL, b_resp, sizeof b_resp), 200);
+        double sets = e2e_metric(c->port[0], L2_SETS), b_hits = e2e_metric(c->port[1], L2_HITS);
+        assert_int_equal(e2e_http(c->port[0], "GET", target, NULL, a_resp, sizeof a_resp), 200);
+        assert_true(e2e_wait_metric(c->port[0], L2_SETS, sets + 1) >= sets + 1);
+        assert_int_equal(e2e_http(c->port[1], "GET", target, NULL, b_resp, sizeof b_resp), 200);
         assert_string_equal(body_of(a_resp), body_of(b_resp));
-        shared = metric(c->port[1], L2_HITS) == b_hits + 1;
-        if (!shared) sleep_s(0.1);
+        shared = e2e_metric(c->port[1], L2_HITS) == b_hits + 1;
+        if (!shared) e2e_sleep(0.1);
     }
     assert_true(shared);
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "e2e_http.h"
 #include "testutil.h"
 
 #define K1 "/v1/matches/1/stats"
@@ -28,47 +29,6 @@ typedef struct env {
     pid_t pid;
     int port;
 } env;
-
-static void sleep_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-static int http_get(int port, const char *target, char *buf, size_t size) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    char req[512];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target);
-    if (write(fd, req, strlen(req)) < 0) return -1;
-    size_t got = 0;
-    ssize_t r;
-    while (got < size - 1 && (r = read(fd, buf + got, size - 1 - got)) > 0) got += (size_t)r;
-    buf[got] = '\0';
-    close(fd);
-    return got > 12 ? atoi(buf + 9) : -1;
-}
-
-static double metric(int port, const char *sample) {
-    static char buf[1 << 20];
-    if (http_get(port, "/metrics", buf, sizeof buf) != 200) return -1;
-    size_t n = strlen(sample);
-    for (const char *p = buf; (p = strstr(p, sample)); p += n)
-        if ((p == buf || p[-1] == '\n') && p[n] == ' ') return atof(p + n + 1);
-    return -1;
-}
-
-static double wait_metric(int port, const char *sample, double want) {
-    double v = -1;
-    for (int i = 0; i < 100 && (v = metric(port, sample)) < want; i++) sleep_s(0.05);
-    return v;
-}
 
 static int setup(void **state) {
     const char *sb = fa_test_data("events/statsbomb/15986_event.json");
@@ -100,8 +60,7 @@ static int setup(void **state) {
     FILE *o = fdopen(out[0], "r");
     if (!o || !fgets(line, sizeof line, o)) return -1;
     fclose(o);
-    const char *colon = strstr(line, "127.0.0.1:");
-    e->port = colon ? atoi(colon + 10) : 0;
+    e->port = e2e_port_of(line);
     return e->port > 0 ? 0 : -1;
 }
 
@@ -135,13 +94,13 @@ static char buf[1 << 20];
 
 static void test_warm_file_at_start(void **state) {
     env *e = need(state);
-    assert_int_equal(wait_metric(e->port, WARMED, 3), 3);
-    assert_int_equal(metric(e->port, FAILED), 1); /* /not/a/route: queued, no such route */
-    double misses = metric(e->port, L1_MISSES), hits = metric(e->port, L1_HITS);
-    assert_int_equal(http_get(e->port, K1, buf, sizeof buf), 200);
-    assert_int_equal(http_get(e->port, K3, buf, sizeof buf), 200);
-    assert_int_equal(metric(e->port, L1_MISSES), misses); /* both were ready */
-    assert_int_equal(metric(e->port, L1_HITS), hits + 2);
+    assert_int_equal(e2e_wait_metric(e->port, WARMED, 3), 3);
+    assert_int_equal(e2e_metric(e->port, FAILED), 1); /* /not/a/route: queued, no such route */
+    double misses = e2e_metric(e->port, L1_MISSES), hits = e2e_metric(e->port, L1_HITS);
+    assert_int_equal(e2e_http(e->port, "GET", K1, NULL, buf, sizeof buf), 200);
+    assert_int_equal(e2e_http(e->port, "GET", K3, NULL, buf, sizeof buf), 200);
+    assert_int_equal(e2e_metric(e->port, L1_MISSES), misses); /* both were ready */
+    assert_int_equal(e2e_metric(e->port, L1_HITS), hits + 2);
 }
 
 static long json_int_after(const char *text, const char *key) {
@@ -151,19 +110,21 @@ static long json_int_after(const char *text, const char *key) {
 
 static void test_reimport_refills(void **state) {
     env *e = need(state);
-    for (int i = 0; i < 5; i++) assert_int_equal(http_get(e->port, K1, buf, sizeof buf), 200); /* K1 hottest */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(e2e_http(e->port, "GET", K1, NULL, buf, sizeof buf), 200); /* K1 hottest */
     long before = json_int_after(buf, "\"pass_strings\":");
     assert_true(before > 0);
-    double warmed = metric(e->port, WARMED);
+    double warmed = e2e_metric(e->port, WARMED);
     char args[9000];
     snprintf(args, sizeof args, "import --quiet --db '%s' --set pass_string_min=8 '%s'", e->db, e->sb);
     assert_int_equal(fa_test_run_cli(args, NULL, NULL), 0);
-    sleep_s(0.3);
-    assert_int_equal(http_get(e->port, "/healthz", buf, sizeof buf), 200); /* the next request notices */
-    assert_true(wait_metric(e->port, WARMED, warmed + 3) >= warmed + 3); /* K1..K3 recomputed */
-    double misses = metric(e->port, L1_MISSES);
-    assert_int_equal(http_get(e->port, K1, buf, sizeof buf), 200);
-    assert_int_equal(metric(e->port, L1_MISSES), misses); /* refilled before it was asked for */
+    e2e_sleep(0.3);
+    assert_int_equal(e2e_http(e->port, "GET", "/healthz", NULL, buf, sizeof buf),
+                     200);                                                   /* the next request notices */
+    assert_true(e2e_wait_metric(e->port, WARMED, warmed + 3) >= warmed + 3); /* K1..K3 recomputed */
+    double misses = e2e_metric(e->port, L1_MISSES);
+    assert_int_equal(e2e_http(e->port, "GET", K1, NULL, buf, sizeof buf), 200);
+    assert_int_equal(e2e_metric(e->port, L1_MISSES), misses); /* refilled before it was asked for */
     long after = json_int_after(buf, "\"pass_strings\":");
     assert_true(after >= 0 && after < before); /* with the new data */
 }
