@@ -45,6 +45,7 @@ void fa_nn_graph_free(fa_nn_graph *g) {
     free(g->tensors);
     free(g->nodes);
     free(g->hash);
+    free(g->yolo);
     free(g->file);
     free(g);
 }

@@ -84,9 +84,10 @@ typedef struct fa_nn_backend {
      * par->threads: conv_run must then get a par with no more threads. */
     size_t (*conv_workspace)(const fa_nn_conv *c, const fa_nn_parallel *par);
     /* Runs it: in and out are fp32 NCHW (an int8 op quantises its input
-     * and dequantises its output itself, unless the graph keeps int8
-     * between consecutive convolutions through conv_run_q8). 0 or < 0. */
-    int (*conv_run)(const fa_nn_conv *c, const float *in, float *out, void *workspace, const fa_nn_parallel *par);
+     * and dequantises its output itself; keeping int8 between consecutive
+     * convolutions is the next part's work). 0 or < 0. */
+    int (*conv_run)(const fa_nn_conv *c, const float *in, float *out, void *workspace,
+                    const fa_nn_parallel *par);
     /* Bytes of weights held (model memory, for the model cache's budget). */
     size_t (*conv_bytes)(const fa_nn_conv *c);
     void (*conv_free)(fa_nn_conv *c);

@@ -128,6 +128,33 @@ void fa_nn_graph_free(fa_nn_graph *g);
 fa_nn_graph *fa_nn_onnx_load(const char *path);
 fa_nn_graph *fa_nn_onnx_load_mem(const char *name, const void *data, size_t len);
 
+/* Parses a Darknet network: a .cfg and its .weights (issue 5, part 2). The
+ * graph has one input "input" 1xCxHxW from [net] and, as outputs, the raw
+ * tensors each [yolo] layer reads, in cfg order (the last layer's output when
+ * there is no [yolo]); shapes inferred, nothing folded or fused. NULL with
+ * FA_EINVAL naming cfg:line or weights:byte and the problem, FA_ENOTFOUND
+ * or FA_EIO when a file cannot be read, FA_ENOMEM. The _mem variant parses buffers (the names
+ * are used in messages only; cfg need not be NUL-terminated). */
+fa_nn_graph *fa_nn_darknet_load(const char *cfg_path, const char *weights_path);
+fa_nn_graph *fa_nn_darknet_load_mem(const char *cfg_name, const char *cfg, size_t cfg_len,
+                                    const char *weights_name, const void *weights, size_t weights_len);
+
+#define FA_NN_MAX_ANCHORS 16
+
+/* A Darknet [yolo] head, for the detector that decodes its output. */
+typedef struct fa_nn_yolo_head {
+    int output;                           /* graph output index: raw tensor [N, n_mask*(classes+5), H, W] */
+    int classes;                          /* classes per anchor */
+    int n_anchors;                        /* anchors of the cfg ("num") */
+    float anchors[2 * FA_NN_MAX_ANCHORS]; /* w, h pairs in pixels of the network input */
+    int n_mask, mask[FA_NN_MAX_ANCHORS];  /* the anchors this head predicts, in channel-group order */
+    float scale_x_y;                      /* Darknet's x/y scaling (1: plain sigmoid) */
+} fa_nn_yolo_head;
+
+/* The [yolo] heads of a graph loaded from Darknet (0 and *heads NULL for
+ * other graphs); *heads stays valid while the graph lives. */
+int fa_nn_graph_yolo_heads(const fa_nn_graph *g, const fa_nn_yolo_head **heads);
+
 /* ----------------------------------------------------------------- models */
 
 typedef struct fa_nn_options {
@@ -152,7 +179,8 @@ typedef struct fa_nn_info {
     size_t weight_bytes;              /* bytes the backend holds for prepared convolutions */
 } fa_nn_info;
 
-/* Loads a model: parses it (ONNX by extension .onnx), simplifies the graph
+/* Loads a model: parses it (ONNX by extension .onnx; Darknet by .cfg, with
+ * the weights beside it: x.cfg -> x.weights), simplifies the graph
  * and prepares every convolution on the backend. o may be NULL (defaults).
  * NULL with the error set (FA_EINVAL for a bad file or option, naming it). */
 fa_nn_model *fa_nn_model_load(const char *path, const fa_nn_options *o);

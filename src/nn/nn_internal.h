@@ -26,6 +26,8 @@ struct fa_nn_graph {
     int *hash; /* open addressing over tensor names: ids, -1 empty */
     size_t hash_cap;
     size_t folded, fused_bn, fused_act; /* what the passes did */
+    fa_nn_yolo_head *yolo; /* Darknet [yolo] heads (darknet.c), owned */
+    int n_yolo;
 };
 
 /* A new empty graph named after file (its base name is kept). NULL: ENOMEM. */

@@ -156,11 +156,22 @@ fa_nn_model *fa_nn_model_from_graph(fa_nn_graph *g, const fa_nn_options *o) {
 
 fa_nn_model *fa_nn_model_load(const char *path, const fa_nn_options *o) {
     size_t len = path ? strlen(path) : 0;
+    fa_nn_graph *g = NULL;
+    if (len > 4 && strcmp(path + len - 4, ".cfg") == 0) {
+        char *weights = fa_malloc(len + 5);
+        if (!weights) return NULL;
+        memcpy(weights, path, len - 4);
+        strcpy(weights + len - 4, ".weights");
+        g = fa_nn_darknet_load(path, weights);
+        free(weights);
+        return g ? fa_nn_model_from_graph(g, o) : NULL;
+    }
     if (len < 5 || strcmp(path + len - 5, ".onnx") != 0) {
-        fa_err_set(FA_EINVAL, "%s: unknown model format (expected a .onnx file)", path ? path : "(null)");
+        fa_err_set(FA_EINVAL, "%s: unknown model format (expected a .onnx or .cfg file)",
+                   path ? path : "(null)");
         return NULL;
     }
-    fa_nn_graph *g = fa_nn_onnx_load(path);
+    g = fa_nn_onnx_load(path);
     return g ? fa_nn_model_from_graph(g, o) : NULL;
 }
 

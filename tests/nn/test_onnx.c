@@ -314,8 +314,8 @@ static void test_missing_file(void **state) {
     (void)state;
     assert_null(fa_nn_onnx_load("/nonexistent/model.onnx"));
     assert_int_equal(fa_err_code(), FA_ENOTFOUND);
-    assert_null(fa_nn_model_load("/tmp/model.cfg", NULL));
-    assert_string_equal(fa_err_msg(), "/tmp/model.cfg: unknown model format (expected a .onnx file)");
+    assert_null(fa_nn_model_load("/tmp/model.txt", NULL));
+    assert_string_equal(fa_err_msg(), "/tmp/model.txt: unknown model format (expected a .onnx or .cfg file)");
     pbw m = make_model(good);
     assert_null(
         fa_nn_model_from_graph(fa_nn_onnx_load_mem("t.onnx", m.b, m.n), &(fa_nn_options){.backend = "gpu"}));
