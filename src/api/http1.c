@@ -237,8 +237,9 @@ static int parse_headers(const char *buf, size_t *i, fa_http_request *req, head_
     return 0;
 }
 
-/* Decodes %XX escapes of s[0..n) into out; -1 on a bad escape, -2 on %00. */
-static int percent_decode_path(const char *s, size_t n, char *out, size_t *out_n) {
+int fa_h1_is_tchar(unsigned char c) { return is_tchar(c); }
+
+int fa_h1_percent_decode(const char *s, size_t n, char *out, size_t *out_n) {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] != '%') {
@@ -289,7 +290,7 @@ static int split_target(fa_http_request *req, char *scratch, fa_h1_error *err, s
         return 0;
     }
     size_t dn = 0;
-    int r = percent_decode_path(t, n, scratch, &dn);
+    int r = fa_h1_percent_decode(t, n, scratch, &dn);
     if (r == -2) return fail(err, 400, "percent-encoded NUL in path", at);
     if (r) return fail(err, 400, "bad percent-escape in path", at);
     req->path = (fa_strv){scratch, dn};

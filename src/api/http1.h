@@ -100,6 +100,14 @@ void fa_h1_date_set(fa_h1_date *d, time_t now);
  * without one. */
 const char *fa_h1_reason(int status);
 
+/* Decodes the %XX escapes of a path s[0..n) into out (which may be s: it
+ * never writes ahead of what it reads), length in *out_n. 0, or -1 on a bad
+ * escape, -2 on %00 (a NUL would cut the path short). Shared by HTTP/1.1
+ * and HTTP/2, so a path means the same whichever protocol carried it. */
+int fa_h1_percent_decode(const char *s, size_t n, char *out, size_t *out_n);
+/* RFC 9110 tchar (the bytes of a header field name or a method). */
+int fa_h1_is_tchar(unsigned char c);
+
 enum {
     FA_H1_LENGTH = 1,    /* send Content-Length (not for 1xx, 204, 304) */
     FA_H1_CLOSE = 2,     /* send "Connection: close" */

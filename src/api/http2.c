@@ -108,20 +108,6 @@ struct fa_h2 {
 
 /* ---------------------------------------------------------------- small helpers */
 
-static int hex_value(unsigned char c) {
-    if ((unsigned)(c - '0') < 10u) return c - '0';
-    c = (unsigned char)(c | 0x20);
-    if ((unsigned)(c - 'a') < 6u) return c - 'a' + 10;
-    return -1;
-}
-
-/* RFC 9110 tchar. */
-static int is_tchar(unsigned char c) {
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return 1;
-    if (c >= '0' && c <= '9') return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static unsigned char ascii_lower(unsigned char c) { return (unsigned)(c - 'A') < 26u ? c | 0x20 : c; }
 
 static int caseeq(const char *a, size_t an, const char *lit) {
@@ -141,25 +127,6 @@ static fa_http_method method_of(const char *m, size_t n) {
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strlen(known[i].text) == n && memcmp(known[i].text, m, n) == 0) return known[i].method;
     return FA_HTTP_OTHER;
-}
-
-/* Decodes %XX escapes of s[0..n) into out (which may be s itself); -1 on a
- * bad escape or %00. */
-static int percent_decode(const char *s, size_t n, char *out, size_t *out_n) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[o++] = s[i];
-            continue;
-        }
-        if (n - i < 3) return -1;
-        int hi = hex_value((unsigned char)s[i + 1]), lo = hex_value((unsigned char)s[i + 2]);
-        if (hi < 0 || lo < 0 || (hi | lo) == 0) return -1;
-        out[o++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    *out_n = o;
-    return 0;
 }
 
 /* Whether the comma-separated list v holds token (case-insensitive). */
@@ -265,7 +232,7 @@ static int sendable_extra(const char *name, const char *value, char *lname) {
     size_t n = strnlen(name, 128), vn = strnlen(value, 128);
     if (n == 0 || n == 128 || vn == 128 || strcspn(value, "\r\n") != vn) return 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_tchar((unsigned char)name[i])) return 0;
+        if (!fa_h1_is_tchar((unsigned char)name[i])) return 0;
         lname[i] = (char)ascii_lower((unsigned char)name[i]);
     }
     lname[n] = '\0';
@@ -417,7 +384,7 @@ static int split_path(h2_stream *s, fa_http_request *req, span *path, span *quer
     span copy; /* reserved first: the source is in the same buffer */
     if (fa_buf_reserve(&s->hdr, pn) || keep_bytes(s, s->hdr.data + s->path.off, pn, &copy)) return 500;
     size_t dn = 0;
-    if (percent_decode(s->hdr.data + copy.off, pn, s->hdr.data + copy.off, &dn)) return 400;
+    if (fa_h1_percent_decode(s->hdr.data + copy.off, pn, s->hdr.data + copy.off, &dn)) return 400;
     *path = (span){copy.off, (uint32_t)dn};
     return 0;
 }
