@@ -595,8 +595,12 @@ static int infer_one(infer_ctx *c, unsigned char *known) {
     for (int i = 0; i < nd->n_in; i++)
         if (nd->in[i] >= 0 && !known[nd->in[i]])
             return bad(c, "input '%s' is not produced before it is used", g->tensors[nd->in[i]].name);
-    for (int i = 0; i < nd->n_out; i++)
+    for (int i = 0; i < nd->n_out; i++) {
         if (known[nd->out[i]]) return bad(c, "output '%s' is produced twice", g->tensors[nd->out[i]].name);
+        for (int j = 0; j < i; j++)
+            if (nd->out[j] == nd->out[i])
+                return bad(c, "output '%s' is named twice", g->tensors[nd->out[i]].name);
+    }
     if (nd->n_in < 1 || nd->in[0] < 0) return bad(c, "first input is absent");
     int rc = check_inputs(c);
     if (!rc) rc = infer_node(c);

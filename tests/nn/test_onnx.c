@@ -256,6 +256,28 @@ static void test_constant_folding(void **state) {
     fa_nn_model_free(model);
 }
 
+/* A constant Split whose two outputs carry one name: refused (fuzz found the second buffer leaked). */
+static void test_output_named_twice(void **state) {
+    (void)state;
+    pbw g = {0}, t, n;
+    t = pbw_tensor_i64("a", (const int64_t[]){1, 2}, 2);
+    pbw_msg(&g, 5, &t);
+    pbw axis = pbw_attr_int("axis", 0);
+    n = pbw_node("sp", "Split", (const char *[]){"a", NULL}, (const char *[]){"s", "s", NULL}, &axis, 1);
+    pbw_msg(&g, 1, &n);
+    n = pbw_node("rs", "Reshape", (const char *[]){"x", "s", NULL}, (const char *[]){"y", NULL}, NULL, 0);
+    pbw_msg(&g, 1, &n);
+    t = pbw_value("x", x_dims, 4);
+    pbw_msg(&g, 11, &t);
+    t = pbw_value("y", NULL, 0);
+    pbw_msg(&g, 12, &t);
+    pbw m = pbw_model(&g, 11);
+    fa_err_clear();
+    assert_null(fa_nn_onnx_load_mem("t.onnx", m.b, m.n));
+    assert_int_equal(fa_err_code(), FA_EINVAL);
+    assert_non_null(strstr(fa_err_msg(), "output 's' is named twice"));
+}
+
 static void expect_error(const void *data, size_t len, int code, const char *msg) {
     fa_err_clear();
     fa_nn_graph *g = fa_nn_onnx_load_mem("t.onnx", data, len);
@@ -335,6 +357,7 @@ int main(void) {
         cmocka_unit_test(test_synthetic_runs), cmocka_unit_test(test_batchnorm_folding),
         cmocka_unit_test(test_wire_errors),    cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_constant_folding),
+        cmocka_unit_test(test_output_named_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
