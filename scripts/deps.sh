@@ -16,6 +16,8 @@ packages=(
   libnghttp2-dev libssl-dev openssl
   # inference: oneDNN kernels (optional backend, auto-detected)
   libdnnl-dev
+  # video: FFmpeg 5.1 libraries (decode, filter graph, x264/AAC encode, HLS/DASH muxers) and ffprobe
+  libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libavutil-dev libswresample-dev ffmpeg
   # servers the integration tests start on loopback
   redis-server
   # benchmarks
