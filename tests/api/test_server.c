@@ -25,6 +25,7 @@
 #include "core/core.h"
 #include "net/net.h"
 #include "testutil.h"
+#include "h1_reply.h"
 
 /* ---------------------------------------------------------------- the echo app */
 
@@ -206,13 +207,6 @@ typedef struct client {
     char buf[1 << 16];
 } client;
 
-typedef struct reply {
-    int status;
-    char head[4096];
-    char body[1 << 16];
-    size_t body_len;
-} reply;
-
 static double now_s(void) { return fa_clock_now(); }
 
 static client *client_open(int port) {
@@ -243,42 +237,13 @@ static void client_send(client *c, const char *s, size_t n) {
 
 static void client_puts(client *c, const char *s) { client_send(c, s, strlen(s)); }
 
-static int client_fill(client *c) {
-    if (c->len == sizeof c->buf) return -1;
-    ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-    if (n > 0) c->len += (size_t)n;
-    return (int)n;
-}
-
-static const char *header_in(const char *head, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p; p = strstr(p + 2, "\r\n"))
-        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') return p + 2 + n + 2;
-    return NULL;
-}
+static ssize_t client_recv(void *io, void *p, size_t n) { return recv(*(int *)io, p, n, 0); }
 
 /* Reads one response; for HEAD requests pass head_only. 0, or -1 when the
  * connection ended (or timed out) first. */
 static int read_reply(client *c, reply *r, int head_only) {
-    char *end;
-    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        if (client_fill(c) <= 0) return -1;
-    size_t hl = (size_t)(end + 4 - c->buf);
-    assert_true(hl < sizeof r->head);
-    memcpy(r->head, c->buf, hl);
-    r->head[hl] = '\0';
-    assert_int_equal(sscanf(r->head, "HTTP/1.1 %d ", &r->status), 1);
-    const char *cl = header_in(r->head, "Content-Length");
-    size_t n = cl && !head_only ? strtoul(cl, NULL, 10) : 0;
-    assert_true(n < sizeof r->body);
-    while (c->len < hl + n)
-        if (client_fill(c) <= 0) return -1;
-    memcpy(r->body, c->buf + hl, n);
-    r->body[n] = '\0';
-    r->body_len = n;
-    memmove(c->buf, c->buf + hl + n, c->len - hl - n);
-    c->len -= hl + n;
-    return 0;
+    h1_in in = {c->buf, sizeof c->buf, &c->len, client_recv, &c->fd};
+    return h1_read_reply(&in, r, head_only);
 }
 
 /* Whether the server closes the connection (EOF or reset) with nothing
@@ -373,7 +338,8 @@ static void test_big_pipelined_responses(void **state) {
     for (int i = 0; i < 5; i++) {
         /* read the 1 MB response by hand: it does not fit the reply struct */
         char *end;
-        while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4))) assert_true(client_fill(c) > 0);
+        h1_in in = {c->buf, sizeof c->buf, &c->len, client_recv, &c->fd};
+        while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4))) assert_true(h1_in_fill(&in) > 0);
         size_t hl = (size_t)(end + 4 - c->buf);
         assert_non_null(strstr(c->buf, "Content-Length: 1000000\r\n"));
         size_t left = 1000000, have = c->len - hl;

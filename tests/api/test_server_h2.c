@@ -43,6 +43,7 @@
 #include "core/core.h"
 #include "net/net.h"
 #include "testutil.h"
+#include "h1_reply.h"
 
 #define IO_TIMEOUT_S 3
 #define SERVER_NAME "footanalytics/" FA_VERSION
@@ -397,13 +398,6 @@ typedef struct h1c {
     char buf[1 << 16];
 } h1c;
 
-typedef struct reply {
-    int status;
-    char head[4096];
-    char body[8192];
-    size_t body_len;
-} reply;
-
 static h1c *h1c_new(wire k) {
     h1c *c = calloc(1, sizeof *c);
     c->k = k;
@@ -417,42 +411,13 @@ static void h1c_free(h1c *c) {
 
 static void h1c_puts(h1c *c, const char *s) { assert_int_equal(wire_send(&c->k, s, strlen(s)), 0); }
 
-static int h1c_fill(h1c *c) {
-    if (c->len == sizeof c->buf) return -1;
-    ssize_t n = wire_recv(&c->k, c->buf + c->len, sizeof c->buf - c->len);
-    if (n > 0) c->len += (size_t)n;
-    return (int)n;
-}
-
-static const char *header_in(const char *head, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p; p = strstr(p + 2, "\r\n"))
-        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') return p + 2 + n + 2;
-    return NULL;
-}
+static ssize_t h1c_recv(void *io, void *p, size_t n) { return wire_recv(io, p, n); }
 
 /* Reads one response head (and its body unless head_only): 0, or -1 when
  * the connection ended or timed out first. */
 static int h1c_read(h1c *c, reply *r, int head_only) {
-    char *end;
-    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        if (h1c_fill(c) <= 0) return -1;
-    size_t hl = (size_t)(end + 4 - c->buf);
-    assert_true(hl < sizeof r->head);
-    memcpy(r->head, c->buf, hl);
-    r->head[hl] = '\0';
-    assert_int_equal(sscanf(r->head, "HTTP/1.1 %d ", &r->status), 1);
-    const char *cl = header_in(r->head, "Content-Length");
-    size_t n = cl && !head_only ? strtoul(cl, NULL, 10) : 0;
-    assert_true(n < sizeof r->body);
-    while (c->len < hl + n)
-        if (h1c_fill(c) <= 0) return -1;
-    memcpy(r->body, c->buf + hl, n);
-    r->body[n] = '\0';
-    r->body_len = n;
-    memmove(c->buf, c->buf + hl + n, c->len - hl - n);
-    c->len -= hl + n;
-    return 0;
+    h1_in in = {c->buf, sizeof c->buf, &c->len, h1c_recv, &c->k};
+    return h1_read_reply(&in, r, head_only);
 }
 
 static void h1c_get(h1c *c, const char *target, reply *r) {
@@ -909,7 +874,8 @@ static h2c *upgrade(int port, const char *target) {
              target, b64);
     h1c_puts(h, req);
     char *end;
-    while (!(end = memmem(h->buf, h->len, "\r\n\r\n", 4))) assert_true(h1c_fill(h) > 0);
+    h1_in in = {h->buf, sizeof h->buf, &h->len, h1c_recv, &h->k};
+    while (!(end = memmem(h->buf, h->len, "\r\n\r\n", 4))) assert_true(h1_in_fill(&in) > 0);
     size_t hl = (size_t)(end + 4 - h->buf);
     assert_int_equal(strncmp(h->buf, "HTTP/1.1 101 Switching Protocols\r\n", 34), 0);
     assert_non_null(memmem(h->buf, hl, "\r\nUpgrade: h2c\r\n", 16));
