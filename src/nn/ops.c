@@ -127,35 +127,84 @@ static void run_softmax(const op_ctx *c) {
 
 /* ---------------------------------------------------------------- pooling */
 
-static void run_pool(const op_ctx *c) {
+/* First in-range position of a window starting at lo with step dil (lo may be negative). */
+static int64_t clip_lo(int64_t lo, int dil) { return lo >= 0 ? lo : lo + (-lo + dil - 1) / dil * dil; }
+
+/* One output row of a pool: acc[ow] over input rows [h0, h1) (clipped,
+ * step dil[0]) and each output's columns [cw0[ow], cw1[ow]) (clipped, step
+ * dil[1]). The column windows are computed once per node, so the inner
+ * loops carry no bounds tests; max and sum are separate loops so each is
+ * a plain reduction the compiler can keep in registers. */
+static void pool_row(const float *xp, int64_t W, int64_t h0, int64_t h1, const int64_t *cw0, const int64_t *cw1,
+                     int64_t OW, const int *dil, int kw3, int is_max, float *acc) {
+    for (int64_t ow = 0; ow < OW; ow++)
+        acc[ow] = is_max ? -INFINITY : 0.0f;
+    for (int64_t h = h0; h < h1; h += dil[0]) {
+        const float *row = xp + h * W;
+        if (is_max && dil[1] == 1 && kw3) {
+            /* the common 3-wide window: whole windows unrolled, clipped ones generic */
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const float *r = row + cw0[ow];
+                float m = acc[ow];
+                if (cw1[ow] - cw0[ow] == 3) {
+                    m = r[0] > m ? r[0] : m;
+                    m = r[1] > m ? r[1] : m;
+                    m = r[2] > m ? r[2] : m;
+                } else {
+                    for (int64_t w = cw0[ow]; w < cw1[ow]; w++)
+                        m = row[w] > m ? row[w] : m;
+                }
+                acc[ow] = m;
+            }
+        } else if (is_max) {
+            for (int64_t ow = 0; ow < OW; ow++)
+                for (int64_t w = cw0[ow]; w < cw1[ow]; w += dil[1])
+                    acc[ow] = row[w] > acc[ow] ? row[w] : acc[ow];
+        } else {
+            for (int64_t ow = 0; ow < OW; ow++)
+                for (int64_t w = cw0[ow]; w < cw1[ow]; w += dil[1])
+                    acc[ow] += row[w];
+        }
+    }
+}
+
+static int run_pool(const op_ctx *c) {
     const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
     const fa_nn_attrs *a = &c->nd->a;
     const float *x = in(c, 0);
     float *y = out(c, 0);
     int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
     int is_max = c->nd->op == FA_NN_OP_MAXPOOL;
+    int64_t *cw = fa_malloc((size_t)OW * 3 * sizeof *cw); /* cw0, cw1, padded width per column */
+    if (!cw) return FA_ENOMEM;
+    for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t w0 = ow * a->strides[1] - a->pads[1];
+        int64_t w1 = w0 + (int64_t)(a->kernel[1] - 1) * a->dilations[1] + 1;
+        cw[ow] = clip_lo(w0, a->dilations[1]);
+        cw[OW + ow] = w1 < W ? w1 : W;
+        cw[2 * OW + ow] = (w1 < W + a->pads[3] ? w1 : W + a->pads[3]) - w0;
+    }
     for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
         const float *xp = x + p * H * W;
-        for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t h0 = oh * a->strides[0] - a->pads[0];
+            int64_t h1 = h0 + (int64_t)(a->kernel[0] - 1) * a->dilations[0] + 1;
+            int64_t area_h = (h1 < H + a->pads[2] ? h1 : H + a->pads[2]) - h0;
+            int64_t ch0 = clip_lo(h0, a->dilations[0]), ch1 = h1 < H ? h1 : H;
+            float *yr = y + (p * OH + oh) * OW;
+            pool_row(xp, W, ch0, ch1, cw, cw + OW, OW, a->dilations, a->kernel[1] == 3, is_max, yr);
+            if (is_max) continue;
+            int64_t rows = ch1 > ch0 ? (ch1 - ch0 + a->dilations[0] - 1) / a->dilations[0] : 0;
             for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t h0 = oh * a->strides[0] - a->pads[0], w0 = ow * a->strides[1] - a->pads[1];
-                int64_t h1 = h0 + (int64_t)(a->kernel[0] - 1) * a->dilations[0] + 1;
-                int64_t w1 = w0 + (int64_t)(a->kernel[1] - 1) * a->dilations[1] + 1;
-                int64_t area = ((h1 < H + a->pads[2] ? h1 : H + a->pads[2]) - h0) *
-                               ((w1 < W + a->pads[3] ? w1 : W + a->pads[3]) - w0);
-                float acc = is_max ? -INFINITY : 0;
-                int64_t valid = 0;
-                for (int64_t h = h0; h < h1; h += a->dilations[0])
-                    for (int64_t w = w0; w < w1; w += a->dilations[1]) {
-                        if (h < 0 || h >= H || w < 0 || w >= W) continue;
-                        float v = xp[h * W + w];
-                        acc = is_max ? (v > acc ? v : acc) : acc + v;
-                        valid++;
-                    }
-                if (!is_max) acc /= (float)(a->count_include_pad ? area : valid ? valid : 1);
-                y[(p * OH + oh) * OW + ow] = acc;
+                int64_t span = cw[OW + ow] - cw[ow];
+                int64_t valid = rows * (span > 0 ? (span + a->dilations[1] - 1) / a->dilations[1] : 0);
+                int64_t n = a->count_include_pad ? area_h * cw[2 * OW + ow] : valid;
+                yr[ow] /= (float)(n ? n : 1);
             }
+        }
     }
+    free(cw);
+    return 0;
 }
 
 /* ----------------------------------------------------------------- resize */
@@ -276,23 +325,68 @@ static void run_split(const op_ctx *c) {
     }
 }
 
-static void run_transpose(const op_ctx *c) {
-    const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
-    size_t es = esize(c);
-    int64_t istride[FA_NN_MAX_RANK], st[FA_NN_MAX_RANK], idx[FA_NN_MAX_RANK] = {0}, step = 1;
+/* A transpose reduced to its fewest dimensions: size-1 dims dropped and
+ * input dims that stay adjacent, in order, in the output merged. The
+ * channel shuffles of ShuffleNet-style detectors ([g, c, hw] -> [c, g, hw])
+ * become a 3-D transpose whose inner dim is a contiguous run. */
+typedef struct perm_plan {
+    int rank;
+    int64_t od[FA_NN_MAX_RANK]; /* output dims */
+    int64_t st[FA_NN_MAX_RANK]; /* input stride (elements) of each output dim */
+} perm_plan;
+
+static void plan_transpose(const fa_nn_shape *is, const int *perm, perm_plan *p) {
+    int64_t istride[FA_NN_MAX_RANK], step = 1;
     for (int i = is->rank - 1; i >= 0; i--)
         istride[i] = step, step *= is->d[i];
-    for (int i = 0; i < os->rank; i++)
-        st[i] = istride[c->nd->a.perm[i]];
+    p->rank = 0;
+    for (int j = 0; j < is->rank; j++) {
+        int a = perm[j];
+        if (is->d[a] == 1) continue;
+        /* merges with the previous output dim when that one is input dim a - 1 (skipping 1s) */
+        if (p->rank && p->st[p->rank - 1] == istride[a] * is->d[a]) {
+            p->od[p->rank - 1] *= is->d[a];
+            p->st[p->rank - 1] = istride[a];
+            continue;
+        }
+        p->od[p->rank] = is->d[a];
+        p->st[p->rank++] = istride[a];
+    }
+    if (p->rank == 0) p->od[0] = 1, p->st[0] = 1, p->rank = 1;
+}
+
+static void run_transpose(const op_ctx *c) {
+    const fa_nn_shape *is = ish(c, 0);
+    int perm[FA_NN_MAX_RANK];
+    for (int i = 0; i < is->rank; i++)
+        perm[i] = c->nd->a.n_perm ? c->nd->a.perm[i] : is->rank - 1 - i;
+    perm_plan p;
+    plan_transpose(is, perm, &p);
+    size_t es = esize(c);
     const char *x = in(c, 0);
     char *y = out(c, 0);
-    int64_t n = fa_nn_shape_count(os), src = 0;
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(y + (size_t)i * es, x + (size_t)src * es, es);
-        for (int d = os->rank - 1; d >= 0; d--) {
-            src += st[d];
-            if (++idx[d] < os->d[d]) break;
-            src -= st[d] * os->d[d];
+    /* the innermost output dim: a contiguous run when its input stride is 1 */
+    int last = p.rank - 1;
+    int64_t run = p.od[last], rst = p.st[last], idx[FA_NN_MAX_RANK] = {0}, src = 0;
+    int64_t rows = fa_nn_shape_count(is) / run;
+    for (int64_t r = 0; r < rows; r++) {
+        if (rst == 1) {
+            memcpy(y, x + (size_t)src * es, (size_t)run * es);
+            y += (size_t)run * es;
+        } else if (es == 4) {
+            const uint32_t *xs = (const uint32_t *)(const void *)x + src;
+            uint32_t *ys = (uint32_t *)(void *)y;
+            for (int64_t k = 0; k < run; k++)
+                ys[k] = xs[k * rst];
+            y += (size_t)run * 4;
+        } else {
+            for (int64_t k = 0; k < run; k++, y += es)
+                memcpy(y, x + (size_t)(src + k * rst) * es, es);
+        }
+        for (int d = last - 1; d >= 0; d--) {
+            src += p.st[d];
+            if (++idx[d] < p.od[d]) break;
+            src -= p.st[d] * p.od[d];
             idx[d] = 0;
         }
     }
@@ -356,7 +450,7 @@ int fa_nn_op_run(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *
     case FA_NN_OP_ADD: run_add(&c); return 0;
     case FA_NN_OP_SOFTMAX: run_softmax(&c); return 0;
     case FA_NN_OP_MAXPOOL:
-    case FA_NN_OP_AVGPOOL: run_pool(&c); return 0;
+    case FA_NN_OP_AVGPOOL: return run_pool(&c);
     case FA_NN_OP_RESIZE: return run_resize(&c);
     case FA_NN_OP_CONCAT: run_concat(&c); return 0;
     case FA_NN_OP_SPLIT: run_split(&c); return 0;

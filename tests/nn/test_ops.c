@@ -180,6 +180,47 @@ static void test_transpose(void **state) {
     expect(y, &s, (int64_t[]){1, 1, 3, 2}, 4, (float[]){0, 3, 1, 4, 2, 5}, 0);
 }
 
+/* Random shapes (with size-1 dims) and permutations of ranks 1-5 against the
+ * definition y[i_0..i_r] = x[i_perm^-1...], element by element. */
+static void test_transpose_random(void **state) {
+    (void)state;
+    uint32_t r = 12345;
+#define RND(n) (r = r * 1103515245u + 12345u, (int)((r >> 16) % (uint32_t)(n)))
+    for (int trial = 0; trial < 300; trial++) {
+        int rank = 1 + RND(5), perm[FA_NN_MAX_RANK];
+        int64_t dims[FA_NN_MAX_RANK], n = 1;
+        for (int i = 0; i < rank; i++)
+            dims[i] = 1 + RND(4), n *= dims[i], perm[i] = i;
+        for (int i = rank - 1; i > 0; i--) {
+            int j = RND(i + 1), t = perm[i];
+            perm[i] = perm[j], perm[j] = t;
+        }
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)i;
+        one o = make(FA_NN_OP_TRANSPOSE, dims, rank, NULL, 1);
+        node(&o)->a.n_perm = rank;
+        memcpy(node(&o)->a.perm, perm, (size_t)rank * sizeof(int));
+        fa_nn_shape s;
+        float *y = run(&o, x, 0, &s);
+        int64_t idx[FA_NN_MAX_RANK] = {0};
+        for (int64_t i = 0; i < n; i++) { /* idx: output coordinates of element i */
+            int64_t src = 0;
+            for (int a = 0; a < rank; a++) { /* input coordinate on axis a is idx[j] where perm[j] == a */
+                int j = 0;
+                while (perm[j] != a) j++;
+                src = src * dims[a] + idx[j];
+            }
+            if (y[i] != x[src]) fail_msg("trial %d rank %d: y[%lld] = %g, expected %g", trial, rank,
+                                         (long long)i, (double)y[i], (double)x[src]);
+            for (int d = rank - 1; d >= 0 && ++idx[d] == s.d[d]; d--) idx[d] = 0;
+        }
+        free(x);
+        free(y);
+    }
+#undef RND
+}
+
 static void test_split(void **state) {
     (void)state;
     one o = make(FA_NN_OP_SPLIT, (int64_t[]){2, 4}, 2, NULL, 2);
@@ -378,6 +419,7 @@ int main(void) {
         cmocka_unit_test(test_pad),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_transpose_random),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_pool),
