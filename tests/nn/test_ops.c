@@ -288,6 +288,11 @@ static void test_elementwise(void **state) {
         tensor(o.g, "b", (int64_t[]){1, 3}, 2, FA_NN_FLOAT, (float[]){10, 20, 30});
     float *y = run(&o, (float[]){1, 2}, 0, &s);
     expect(y, &s, (int64_t[]){2, 3}, 2, (float[]){11, 21, 31, 12, 22, 32}, 0);
+    o = make(FA_NN_OP_ADD, (int64_t[]){1, 3}, 2, NULL, 1); /* same shapes: the residual path */
+    node(&o)->in[node(&o)->n_in++] =
+        tensor(o.g, "b", (int64_t[]){1, 3}, 2, FA_NN_FLOAT, (float[]){10, 20, 30});
+    y = run(&o, (float[]){1, 2, 3}, 0, &s);
+    expect(y, &s, (int64_t[]){1, 3}, 2, (float[]){11, 22, 33}, 0);
     o = make(FA_NN_OP_LEAKY_RELU, (int64_t[]){4}, 1, NULL, 1);
     node(&o)->a.alpha = 0.1f;
     y = run(&o, (float[]){-2, -1, 0, 3}, 0, &s);
