@@ -253,6 +253,9 @@ typedef struct fa_api_app_config {
      * present a key. A refusal is 429 with Retry-After. */
     const struct fa_api_keys *keys;
     struct fa_ratelimit *limit_ip, *limit_key;
+    /* GET /media/<path> serves the files below this directory (transcode
+     * outputs: HLS, DASH, segments) with byte ranges; NULL: 404. Borrowed. */
+    const char *media_dir;
 } fa_api_app_config;
 
 void fa_api_app_config_default(fa_api_app_config *c);

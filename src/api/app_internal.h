@@ -272,6 +272,8 @@ int fa_api_h_openapi(fa_api_req *r);
 /* /metrics and /v1/alerts: the obs hooks, or 503 "not available yet". */
 int fa_api_h_metrics(fa_api_req *r);
 int fa_api_h_alerts(fa_api_req *r);
+/* GET /media/{path+}: a file below the media directory (cfg.media_dir). */
+int fa_api_h_media(fa_api_req *r);
 /* POST /v1/admin/purge: the purge hook over validated tags. */
 int fa_api_h_purge(fa_api_req *r);
 

@@ -28,7 +28,8 @@ static const char *const openapi_lines[] = {
     "strong ETag (If-None-Match gives 304) and Cache-Control chosen by data volatility.\"\n",
     " },\n",
     " \"servers\": [{\"url\": \"/\"}],\n",
-    " \"tags\": [{\"name\": \"matches\"}, {\"name\": \"players\"}, {\"name\": \"operations\"}],\n",
+    " \"tags\": [{\"name\": \"matches\"}, {\"name\": \"players\"}, {\"name\": \"operations\"}, {\"name\": \"admin\"},\n"
+    "          {\"name\": \"media\"}],\n",
     " \"paths\": {\n",
     "  \"/healthz\": {\n",
     "   \"get\": {\n",
@@ -639,6 +640,32 @@ static const char *const openapi_lines[] = {
     "     \"403\": {\"$ref\": \"#/components/responses/Error\"},\n",
     "     \"429\": {\"$ref\": \"#/components/responses/Error\"},\n",
     "     \"503\": {\"$ref\": \"#/components/responses/Unavailable\"},\n",
+    "     \"default\": {\"$ref\": \"#/components/responses/Error\"}\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"/media/{path+}\": {\n",
+    "   \"get\": {\n",
+    "    \"operationId\": \"getMedia\",\n",
+    "    \"summary\": \"A streaming file: HLS playlist, DASH manifest, fMP4 segment\",\n",
+    "    \"description\": \"Serves the files below the directory given to `serve --media DIR` (the "
+    "outputs of `transcode`), with the Content-Type of each extension, single byte ranges (206, 416), "
+    "a strong ETag (If-None-Match 304, If-Range) and Last-Modified; manifests are cacheable for a "
+    "minute, segments for a day. The path may span several segments; '..', '.', empty and hidden "
+    "segments and symbolic links are refused (404).\",\n",
+    "    \"tags\": [\"media\"],\n",
+    "    \"parameters\": [\n",
+    "     {\"name\": \"path+\", \"in\": \"path\", \"required\": true, \"description\": \"the file's "
+    "path below the media directory, e.g. match-1/master.m3u8\", \"schema\": {\"type\": \"string\"}},\n",
+    "     {\"name\": \"Range\", \"in\": \"header\", \"required\": false, \"description\": "
+    "\"bytes=FIRST-LAST, bytes=FIRST- or bytes=-SUFFIX\", \"schema\": {\"type\": \"string\"}}\n",
+    "    ],\n",
+    "    \"responses\": {\n",
+    "     \"200\": {\"description\": \"the whole file\"},\n",
+    "     \"206\": {\"description\": \"the range asked for, with Content-Range\"},\n",
+    "     \"304\": {\"$ref\": \"#/components/responses/NotModified\"},\n",
+    "     \"404\": {\"$ref\": \"#/components/responses/NotFound\"},\n",
+    "     \"416\": {\"$ref\": \"#/components/responses/Error\"},\n",
     "     \"default\": {\"$ref\": \"#/components/responses/Error\"}\n",
     "    }\n",
     "   }\n",

@@ -31,7 +31,7 @@ static const problem_type types[] = {
     {"unavailable", "Service unavailable"},       {"internal", "Internal error"},
     {"unauthorized", "Unauthorized"},             {"forbidden", "Forbidden"},
     {"rate-limited", "Too many requests"},        {"purge-incomplete", "Purge incomplete"},
-    {"no-cache", "No cache configured"},
+    {"no-cache", "No cache configured"},         {"range-not-satisfiable", "Range not satisfiable"},
 };
 
 static const char *title_of(const char *slug) {

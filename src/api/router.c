@@ -5,7 +5,8 @@
  * The API is small (a few dozen routes at most) and every route is a fixed
  * string with {name} placeholders, so the table below is matched in order,
  * segment by segment, with no allocation: a placeholder takes one non-empty
- * segment, the views into the request path become r->params. A linear scan
+ * segment ({name+}, last in a pattern, takes all the rest: a file path),
+ * the views into the request path become r->params. A linear scan
  * of ~20 short patterns costs well under a microsecond, less than building
  * and walking a trie would save. The same table feeds the query check
  * (params.c: which keys a route takes) and the OpenAPI test, so the router,
@@ -54,6 +55,7 @@ static const fa_api_route routes[] = {
      0},
     {"/v1/players/{player}/season", "getPlayerSeason", q_season, fa_api_h_season, NULL, 0},
     {"/v1/admin/purge", "purgeCache", q_purge, NULL, fa_api_h_purge, FA_ROUTE_LIVE | FA_ROUTE_ADMIN},
+    {"/media/{path+}", "getMedia", NULL, fa_api_h_media, NULL, FA_ROUTE_LIVE},
 };
 
 static const char *allow_of(const fa_api_route *rt) {
@@ -77,7 +79,7 @@ static int match_pattern(const char *pat, fa_strv path, fa_strv *params, size_t 
             continue;
         }
         const char *close = strchr(pat, '}');
-        const char *seg_end = memchr(p, '/', (size_t)(end - p));
+        const char *seg_end = close && close[-1] == '+' ? NULL : memchr(p, '/', (size_t)(end - p));
         if (!seg_end) seg_end = end;
         if (!close || seg_end == p || n == FA_API_MAX_PARAMS) return 0;
         params[n++] = (fa_strv){p, (size_t)(seg_end - p)};

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -74,6 +75,10 @@ static void help(FILE *out) {
             "  --ip-burst N           bucket size per address (default 2 x rate)\n"
             "  --key-rate R           requests per second per API key (default 100; 0: off)\n"
             "  --key-burst N          bucket size per key (default 2 x rate)\n"
+            "media:\n"
+            "  --media DIR            serve the files below DIR at /media/PATH (the outputs of\n"
+            "                         `footanalytics transcode`: HLS playlists, DASH manifest, fMP4\n"
+            "                         segments) with byte ranges and caching headers (env FA_MEDIA_DIR)\n"
             "alerts:\n"
             "  --alert-webhook URL    POST each alert that starts or stops firing, as JSON, to\n"
             "                         http://HOST[:PORT]/PATH (env FA_ALERT_WEBHOOK)\n"
@@ -120,6 +125,7 @@ typedef struct serve_opts {
     const char *keys_file;
     double ip_rate, ip_burst, key_rate, key_burst;
     const char *webhook;
+    const char *media_dir; /* --media */
     const char *warm_file;
     int warm;
 } serve_opts;
@@ -171,6 +177,7 @@ static int apply(int c, const char *arg, serve_opts *o) {
     case '3': return NUM("--key-rate", 0, 1e6, &o->key_rate);
     case '4': return NUM("--key-burst", 1, 1e7, &o->key_burst);
     case 'W': o->webhook = arg; return -1;
+    case 'M': o->media_dir = arg; return -1;
     case 'w': o->warm_file = arg; return -1;
     case 'w' + 100: o->warm = 0; return -1;
     case 'C': sc->tls_cert = arg; return -1;
@@ -195,6 +202,7 @@ static void opts_default(serve_opts *o) {
     if ((env = getenv("FA_REDIS_URL")) && *env) o->redis_url = env;
     if ((env = getenv("FA_API_KEYS")) && *env) o->keys_file = env;
     if ((env = getenv("FA_ALERT_WEBHOOK")) && *env) o->webhook = env;
+    if ((env = getenv("FA_MEDIA_DIR")) && *env) o->media_dir = env;
 }
 
 static int parse_opts(int argc, char **argv, serve_opts *o) {
@@ -218,6 +226,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
                                          {"key-rate", required_argument, 0, '3'},
                                          {"key-burst", required_argument, 0, '4'},
                                          {"alert-webhook", required_argument, 0, 'W'},
+                                         {"media", required_argument, 0, 'M'},
                                          {"warm-file", required_argument, 0, 'w'},
                                          {"no-warm", no_argument, 0, 'w' + 100},
                                          {"tls-cert", required_argument, 0, 'C'},
@@ -234,6 +243,9 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     }
     if (optind < argc) return fa_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (o->redis_url && !o->l1) return fa_cli_usage("serve", "--redis needs the L1 cache (drop --no-l1)");
+    struct stat st;
+    if (o->media_dir && (stat(o->media_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return fa_cli_usage("serve", "--media: '%s' is not a directory", o->media_dir);
     return -1;
 }
 
@@ -345,6 +357,7 @@ static int stack_build(stack *s, const serve_opts *o) {
     if (build_caches(s, o, &ac.hooks) || build_security(s, o, &ac) || build_alerts(s, o)) return -1;
     ac.hooks.metrics = serve_metrics;
     ac.hooks.alerts = serve_alerts;
+    ac.media_dir = o->media_dir;
     s->hooks = ac.hooks;
     s->app = fa_api_app_new(fa_cli_db_path(o->db), &ac);
     if (!s->app) return -1;
