@@ -18,6 +18,8 @@ packages=(
   libdnnl-dev
   # video: FFmpeg 5.1 libraries (decode, filter graph, x264/AAC encode, HLS/DASH muxers) and ffprobe
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libavutil-dev libswresample-dev ffmpeg
+  # playback test: a real browser (driven by playwright-core from tests/e2e/web)
+  chromium
   # servers the integration tests start on loopback
   redis-server
   # benchmarks
@@ -35,9 +37,23 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps.sh: all ${#packages[@]} packages already installed"
-  exit 0
+else
+  echo "deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# Node.js runs the browser playback test's driver; a machine that has none gets Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "deps.sh: installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends nodejs npm
+fi
+# The players and the browser driver, pinned by tests/e2e/web/package-lock.json.
+web="$(dirname "$0")/../tests/e2e/web"
+if [ ! -d "$web/node_modules/playwright-core" ] || [ "$web/package-lock.json" -nt "$web/node_modules" ]; then
+  echo "deps.sh: npm ci in tests/e2e/web"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -13,6 +13,9 @@
  *   - validators: a strong ETag from size and modification time, and
  *     Last-Modified; If-None-Match answers 304; If-Range with another tag
  *     turns a range request into a whole one;
+ *   - CORS: Access-Control-Allow-Origin: *, since the player page (the
+ *     dashboard, a club's own site) often lives on another origin than the
+ *     media; the files are public to whoever may reach the server anyway;
  *   - caching by role: a transcode writes its output to a temporary
  *     directory and renames it into place when complete, so every file seen
  *     here is final; segments are cached a day, manifests a minute (a
@@ -182,6 +185,7 @@ static void validators(fa_api_req *r, const struct stat *st, const media_type *t
     fa_http_response_header(r->resp, "ETag", etag);
     fa_http_response_header(r->resp, "Last-Modified", v);
     fa_http_response_header(r->resp, "Accept-Ranges", "bytes");
+    fa_http_response_header(r->resp, "Access-Control-Allow-Origin", "*"); /* players on other origins */
     fa_http_response_header(r->resp, "Cache-Control",
                             t->manifest ? "public, max-age=60" : "public, max-age=86400");
 }
