@@ -27,6 +27,9 @@ int fa_cmd_stats(int argc, char **argv);
 int fa_cmd_report(int argc, char **argv);
 int fa_cmd_serve(int argc, char **argv);
 int fa_cmd_apikey(int argc, char **argv);
+int fa_cmd_transcode(int argc, char **argv);
+int fa_cmd_detect(int argc, char **argv);
+int fa_cmd_model(int argc, char **argv);
 
 /* The database to use: --db wins, then $FA_DB, then ./footanalytics.db. */
 const char *fa_cli_db_path(const char *flag);

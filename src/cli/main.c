@@ -23,6 +23,9 @@ static const fa_command commands[] = {
     {"serve", "serve the stored matches as an HTTP JSON API", fa_cmd_serve},
     {"apikey", "create, list and revoke the API keys of write and admin endpoints", fa_cmd_apikey},
     {"db", "database maintenance: migrate, explain", fa_cmd_db},
+    {"transcode", "transcode a video into an adaptive ladder served by DASH and HLS", fa_cmd_transcode},
+    {"detect", "detect players and the ball in images, directories or video frames", fa_cmd_detect},
+    {"model", "inspect a detector model and time it on this machine", fa_cmd_model},
 };
 
 static void usage(FILE *out) {

@@ -58,7 +58,7 @@ async function playInPage({ kind, url, seconds, timeout }) {
     p.updateSettings({
       debug: { logLevel: 0 },
       streaming: {
-        abr: { autoSwitchBitrate: { video: false } },
+        abr: { autoSwitchBitrate: { video: false }, initialBitrate: { video: 1 } },
         buffer: { stableBufferTime: 2, bufferTimeAtTopQuality: 2, bufferTimeAtTopQualityLongForm: 2 },
       },
     });
@@ -68,18 +68,18 @@ async function playInPage({ kind, url, seconds, timeout }) {
     p.on(E.QUALITY_CHANGE_RENDERED, (e) => {
       if (e.mediaType === 'video') report.switched_to.push(e.newRepresentation.height);
     });
+    // The lowest rung is chosen up front by a 1 kbit/s initial estimate (no later call that could
+    // race the switch to the top under load).
     p.on(E.STREAM_INITIALIZED, () => {
-      const reps = p.getRepresentationsByType('video');
-      const h = reps.map((r) => r.height);
+      const h = p.getRepresentationsByType('video').map((r) => r.height);
       top = h.indexOf(Math.max(...h));
-      lowest = h.indexOf(Math.min(...h));
-      report.switched_to.push(h[lowest]);
-      p.setRepresentationForTypeByIndex('video', lowest, true);
+      const cur = p.getCurrentRepresentationForType('video');
+      if (cur) report.switched_to.push(cur.height);
     });
     // dash.js fetches ahead quickly: the top rung is asked for as soon as the first video segment
     // arrives, so the switch lands on a later segment boundary without flushing the buffer.
     p.on(E.FRAGMENT_LOADING_COMPLETED, (e) => {
-      if (!asked && e.mediaType === 'video' && e.request && e.request.type === 'MediaSegment') {
+      if (!asked && top >= 0 && e.mediaType === 'video' && e.request && e.request.type === 'MediaSegment') {
         asked = true;
         p.setRepresentationForTypeByIndex('video', top);
       }
