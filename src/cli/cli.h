@@ -42,6 +42,21 @@ int fa_cli_usage(const char *cmd, const char *fmt, ...) FA_PRINTF(2, 3);
  * set), then each "KEY=VALUE" of sets. Errors carry their message and code. */
 struct fa_analytics_config;
 int fa_cli_config_build(struct fa_analytics_config *c, const char *file, char *const *sets, int nsets);
+/* Image files named by command-line arguments (cli_inputs.c). */
+typedef struct fa_cli_paths {
+    char **v;
+    size_t n, cap;
+} fa_cli_paths;
+/* Whether path ends in an image extension (.jpg, .jpeg, .png, .bmp, .webp, .tif, .tiff). */
+int fa_cli_is_image(const char *path);
+/* Appends args[0..n): files as given, directories as their image files
+ * (sorted, hidden ones skipped). 0, FA_ENOTFOUND (no such file), FA_EINVAL
+ * (a directory without images), FA_EIO, FA_ENOMEM; the message names it. */
+int fa_cli_paths_expand(char **args, int n, fa_cli_paths *l);
+void fa_cli_paths_free(fa_cli_paths *l);
+/* A model path as given when it exists (or is absolute), else found under
+ * $FA_MODEL_DIR or ../shared/data/models (written into buf), else as given. */
+const char *fa_cli_model_path(const char *path, char *buf, size_t size);
 /* Formats seconds as "MM:SS.s" into buf[16]. */
 const char *fa_cli_clock(double t, char *buf);
 

@@ -13,7 +13,6 @@
  * threshold (0.05: AP integrates over the whole ranking, a 0.3 cut would
  * truncate the recall axis) and the two classes the labels know.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -83,86 +82,6 @@ typedef struct detect_opts {
 } detect_opts;
 
 /* --------------------------------------------------------------- inputs */
-
-static int has_image_ext(const char *path) {
-    static const char *const exts[] = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
-    const char *dot = strrchr(path, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
-        if (fa_strcaseeq(dot, exts[i])) return 1;
-    return 0;
-}
-
-typedef struct path_list {
-    char **v;
-    size_t n, cap;
-} path_list;
-
-static int list_add(path_list *l, const char *dir, const char *name) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **v = fa_realloc(l->v, cap * sizeof *v);
-        if (!v) return FA_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    size_t len = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    char *p = fa_malloc(len);
-    if (!p) return FA_ENOMEM;
-    if (dir)
-        snprintf(p, len, "%s/%s", dir, name);
-    else
-        snprintf(p, len, "%s", name);
-    l->v[l->n++] = p;
-    return 0;
-}
-
-static void list_free(path_list *l) {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-}
-
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Appends the image files of dir, sorted by name. */
-static int add_dir(path_list *l, const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return fa_err_set(FA_EIO, "%s: cannot open the directory", fa_path_base(dir));
-    size_t first = l->n;
-    int ret = 0;
-    for (struct dirent *e; !ret && (e = readdir(d));)
-        if (e->d_name[0] != '.' && has_image_ext(e->d_name)) ret = list_add(l, dir, e->d_name);
-    closedir(d);
-    if (!ret && l->n == first)
-        return fa_err_set(FA_EINVAL, "%s: no image files (.jpg, .png, ...)", fa_path_base(dir));
-    qsort(l->v + first, l->n - first, sizeof *l->v, by_name);
-    return ret;
-}
-
-static int expand_inputs(char **args, int n, path_list *l) {
-    for (int i = 0; i < n; i++) {
-        struct stat st;
-        if (stat(args[i], &st) != 0)
-            return fa_err_set(FA_ENOTFOUND, "%s: no such file", fa_path_base(args[i]));
-        int ret = S_ISDIR(st.st_mode) ? add_dir(l, args[i]) : list_add(l, NULL, args[i]);
-        if (ret) return ret;
-    }
-    return 0;
-}
-
-/* A model path as given, or found under $FA_MODEL_DIR or ../shared/data/models. */
-static const char *resolve_model(const char *path, char *buf, size_t size) {
-    struct stat st;
-    if (stat(path, &st) == 0 || path[0] == '/') return path;
-    const char *dirs[2] = {getenv("FA_MODEL_DIR"), "../shared/data/models"};
-    for (int i = 0; i < 2; i++) {
-        if (!dirs[i] || !*dirs[i]) continue;
-        snprintf(buf, size, "%s/%s", dirs[i], path);
-        if (stat(buf, &st) == 0) return buf;
-    }
-    return path;
-}
 
 /* --------------------------------------------------------------- options */
 
@@ -427,7 +346,7 @@ static void print_eval(const detect_run *r) {
            r->ms_total / n, r->cpu_ms_total / n);
 }
 
-static int run_all(detect_run *r, const path_list *inputs) {
+static int run_all(detect_run *r, const fa_cli_paths *inputs) {
     for (size_t i = 0; i < inputs->n; i++) {
         int ret = detect_input(r, inputs->v[i]);
         if (ret) return ret;
@@ -445,14 +364,14 @@ static int run_all(detect_run *r, const path_list *inputs) {
     return 0;
 }
 
-static int open_run(detect_run *r, detect_opts *o, const path_list *inputs) {
+static int open_run(detect_run *r, detect_opts *o, const fa_cli_paths *inputs) {
     char model_buf[4096];
-    o->model = resolve_model(o->model, model_buf, sizeof model_buf);
+    o->model = fa_cli_model_path(o->model, model_buf, sizeof model_buf);
     fa_video_quiet();
     r->det = fa_detector_new(o->model, &o->det);
     if (!r->det) return fa_err_code();
     o->model = fa_path_base(o->model);
-    int single = inputs->n == 1 && has_image_ext(inputs->v[0]);
+    int single = inputs->n == 1 && fa_cli_is_image(inputs->v[0]);
     r->array = !single;
     r->several = !single;
     if (o->eval && !(r->eval = fa_eval_new())) return FA_ENOMEM;
@@ -471,9 +390,9 @@ int fa_cmd_detect(int argc, char **argv) {
     int first = 0;
     int ret = parse_args(argc, argv, &o, &first);
     if (ret) return ret < 0 ? FA_EXIT_OK : ret;
-    path_list inputs = {0};
+    fa_cli_paths inputs = {0};
     detect_run r = {.o = &o};
-    ret = expand_inputs(argv + first, argc - first, &inputs);
+    ret = fa_cli_paths_expand(argv + first, argc - first, &inputs);
     if (!ret) ret = open_run(&r, &o, &inputs);
     if (!ret) ret = run_all(&r, &inputs);
     if (r.out && r.out != stdout && fclose(r.out) && !ret)
@@ -482,6 +401,6 @@ int fa_cmd_detect(int argc, char **argv) {
     fa_buf_free(&r.json);
     fa_eval_free(r.eval);
     fa_detector_free(r.det);
-    list_free(&inputs);
+    fa_cli_paths_free(&inputs);
     return status;
 }
