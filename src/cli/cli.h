@@ -30,6 +30,8 @@ int fa_cmd_apikey(int argc, char **argv);
 int fa_cmd_transcode(int argc, char **argv);
 int fa_cmd_detect(int argc, char **argv);
 int fa_cmd_model(int argc, char **argv);
+/* `model quantize` and `model prune` (cmd_model_tune.c): argv[0] is the subcommand. */
+int fa_cmd_model_tune(const char *sub, int argc, char **argv);
 
 /* The database to use: --db wins, then $FA_DB, then ./footanalytics.db. */
 const char *fa_cli_db_path(const char *flag);

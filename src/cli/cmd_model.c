@@ -28,6 +28,8 @@ static void help(FILE *out) {
             "usage: footanalytics model info  MODEL [--backend B] [--precision P] [--json]\n"
             "       footanalytics model bench MODEL [--backend B] [--precision P] [--threads N]\n"
             "                                       [--batch N] [--runs N] [--json]\n"
+            "       footanalytics model quantize MODEL --images DIR|IMAGE ... (see model quantize --help)\n"
+            "       footanalytics model prune MODEL --ratio R ...             (see model prune --help)\n"
             "\n"
             "  info    load MODEL (.onnx, a Darknet .cfg with its .weights beside it) and print its\n"
             "          inputs, outputs, operators, parameters, multiply-accumulates and what the\n"
@@ -227,6 +229,8 @@ static int bench(const fa_nn_model *m, const model_args *a) {
 }
 
 int fa_cmd_model(int argc, char **argv) {
+    if (argc > 1 && (strcmp(argv[1], "quantize") == 0 || strcmp(argv[1], "prune") == 0))
+        return fa_cmd_model_tune(argv[1], argc - 1, argv + 1);
     model_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc == -2) return FA_EXIT_OK;

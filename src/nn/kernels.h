@@ -8,9 +8,11 @@
  *     when FA_WITH_ONEDNN, the fast path.
  * A graph node never calls a kernel directly: it asks the backend for a
  * prepared operator (weights packed once, at load), then runs it per
- * inference with its input, output and a scratch workspace. Everything is
- * NCHW float32 at this face; a backend may keep weights in its own layout
- * (blocked, int8 with per-channel scales, fp16) behind the prepared op.
+ * inference with its input, output and a scratch workspace. Tensors are
+ * NCHW float32 at this face (int8 NCHW where an int8 op is prepared to
+ * take or give int8, see fa_nn_int8_scales); a backend may keep weights in
+ * its own layout (blocked, int8 with per-channel scales, fp16) behind the
+ * prepared op.
  *
  * Threads: prepare is single-threaded (load time); run may split its work
  * with the parallel-for it is given (the process thread pool), and several
@@ -64,10 +66,18 @@ typedef enum fa_nn_precision {
 
 /* What an int8 convolution needs beyond the fp32 weights: the activation
  * scale of its input and of its output (symmetric, zero point 0: real =
- * scale * q), from calibration. Weight scales are computed per output
- * channel at prepare (max |w| / 127). */
+ * scale * q, q in -127..127), from calibration. Weight scales are per
+ * output channel: w_scales when given (the quantised model file's), else
+ * max |w| / 127 computed at prepare; weights are quantised to
+ * round(w / scale) clamped to -127..127.
+ * in_s8 / out_s8 choose the tensors the op reads and writes: 0 (the
+ * default) fp32 NCHW, quantised / dequantised inside the op; 1 int8 NCHW
+ * (signed char, real = scale * q), so consecutive int8 convolutions pass
+ * int8 tensors to each other and nothing is converted in between. */
 typedef struct fa_nn_int8_scales {
     float in_scale, out_scale;
+    int in_s8, out_s8;
+    const float *w_scales; /* [c_out] or NULL */
 } fa_nn_int8_scales;
 
 typedef struct fa_nn_conv fa_nn_conv; /* a prepared convolution */
@@ -83,10 +93,9 @@ typedef struct fa_nn_backend {
     /* Scratch bytes one run needs (0 allowed). The size may depend on
      * par->threads: conv_run must then get a par with no more threads. */
     size_t (*conv_workspace)(const fa_nn_conv *c, const fa_nn_parallel *par);
-    /* Runs it: in and out are fp32 NCHW (an int8 op quantises its input
-     * and dequantises its output itself; keeping int8 between consecutive
-     * convolutions is the next part's work). 0 or < 0. */
-    int (*conv_run)(const fa_nn_conv *c, const float *in, float *out, void *workspace,
+    /* Runs it: in and out are NCHW, fp32 (float) except where an int8 op
+     * was prepared with in_s8 / out_s8 (then signed char). 0 or < 0. */
+    int (*conv_run)(const fa_nn_conv *c, const void *in, void *out, void *workspace,
                     const fa_nn_parallel *par);
     /* Bytes of weights held (model memory, for the model cache's budget). */
     size_t (*conv_bytes)(const fa_nn_conv *c);

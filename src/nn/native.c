@@ -23,6 +23,12 @@
  * even at prepare) and converted back to float per 6-row panel at run
  * into the workspace, so the arithmetic stays fp32.
  *
+ * INT8: handed to native_int8.c (int8 weights per output channel, int32
+ * accumulation with AVX-512 VNNI / AVX2 / portable kernels); this file
+ * keeps the checks and forwards run, workspace, bytes and free.
+ * FA_NN_NATIVE_ISA=generic|avx2 caps the instruction set (tests use it to
+ * compare the paths).
+ *
  * Threads: the work items ((image, group, column chunk) for the GEMM,
  * (image, channel) for depthwise) are cut into at most par->threads
  * contiguous ranges, one per for_each index, and range t uses workspace
@@ -64,6 +70,7 @@ struct fa_nn_conv {
     size_t nc_max;        /* gemm: most columns per chunk */
     size_t plane_rows, plane_pitch; /* depthwise: padded plane */
     size_t slot_floats;   /* workspace floats per thread slot */
+    fa_nn_q8 *q8;         /* the int8 op (native_int8.c), or NULL */
 };
 
 /* ---- CPU features ---- */
@@ -104,6 +111,19 @@ static native_isa pick_isa(void) {
     const char *want = getenv("FA_NN_NATIVE_ISA");
     if (want && strcmp(want, "generic") == 0) return NATIVE_GENERIC;
     return cpu_has_avx2_set() ? NATIVE_AVX2 : NATIVE_GENERIC;
+}
+
+/* The int8 kernels: VNNI when the CPU has it (and AVX-512 BW), else AVX2,
+ * capped by FA_NN_NATIVE_ISA (generic, avx2). */
+static int pick_q8_isa(void) {
+    if (pick_isa() == NATIVE_GENERIC) return FA_NN_Q8_GENERIC;
+    const char *want = getenv("FA_NN_NATIVE_ISA");
+    if (want && strcmp(want, "avx2") == 0) return FA_NN_Q8_AVX2;
+#if defined(__x86_64__) || defined(__i386__)
+    if (cpu_has_avx512vnni() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return FA_NN_Q8_VNNI;
+#endif
+    return FA_NN_Q8_AVX2;
 }
 
 /* ---- parameter checks ---- */
@@ -165,8 +185,8 @@ static int check_shape(const fa_nn_conv_params *p) {
 static int check_params(const fa_nn_conv_params *p, fa_nn_precision prec, const float *weights) {
     if (!p) return fa_err_set(FA_EINVAL, "native conv: params: expected a pointer, got NULL");
     if (!weights) return fa_err_set(FA_EINVAL, "native conv: field 'weights': expected a pointer, got NULL");
-    if (prec == FA_NN_INT8) return fa_err_set(FA_EINVAL, "native conv: precision int8 not implemented yet");
-    if (prec != FA_NN_FP32 && prec != FA_NN_FP16) return bad_field("prec", "FP32, INT8 or FP16", (long)prec);
+    if (prec != FA_NN_FP32 && prec != FA_NN_FP16 && prec != FA_NN_INT8)
+        return bad_field("prec", "FP32, INT8 or FP16", (long)prec);
     if (check_dims(p) < 0) return FA_EINVAL;
     return check_shape(p);
 }
@@ -240,6 +260,7 @@ static void conv_free(fa_nn_conv *c) {
     free(c->w32);
     free(c->w16);
     free(c->bias);
+    fa_nn_q8_free(c->q8);
     free(c);
 }
 
@@ -266,7 +287,6 @@ static int prepare_weights(fa_nn_conv *c, const float *weights, const float *bia
 
 static fa_nn_conv *conv_prepare(const fa_nn_conv_params *p, fa_nn_precision prec, const float *weights,
                                 const float *bias, const fa_nn_int8_scales *scales) {
-    (void)scales;
     if (check_params(p, prec, weights) < 0) return NULL;
     fa_nn_conv *c = calloc(1, sizeof *c);
     if (!c) {
@@ -275,6 +295,14 @@ static fa_nn_conv *conv_prepare(const fa_nn_conv_params *p, fa_nn_precision prec
     }
     c->p = *p;
     c->prec = prec;
+    if (prec == FA_NN_INT8) {
+        c->q8 = fa_nn_q8_prepare(p, weights, bias, scales, pick_q8_isa());
+        if (!c->q8) {
+            conv_free(c);
+            return NULL;
+        }
+        return c;
+    }
     c->isa = pick_isa();
     plan_sizes(c);
     if (prepare_weights(c, weights, bias) < 0) {
@@ -291,11 +319,13 @@ static size_t thread_count(const fa_nn_parallel *par) {
 }
 
 static size_t conv_workspace(const fa_nn_conv *c, const fa_nn_parallel *par) {
+    if (c && c->q8) return fa_nn_q8_workspace(c->q8, thread_count(par));
     return c ? c->slot_floats * thread_count(par) * sizeof(float) : 0;
 }
 
 static size_t conv_bytes(const fa_nn_conv *c) {
     if (!c) return 0;
+    if (c->q8) return fa_nn_q8_bytes(c->q8);
     size_t wsize = c->prec == FA_NN_FP16 ? sizeof(uint16_t) : sizeof(float);
     size_t nbias = c->depthwise ? (size_t)c->p.c_out : (size_t)c->p.groups * c->m_panels * FA_NN_MR;
     return c->w_count * wsize + nbias * sizeof(float);
@@ -507,13 +537,14 @@ static void plan_chunks(run_ctx *r, size_t threads) {
     r->items = images * r->chunks;
 }
 
-static int conv_run(const fa_nn_conv *c, const float *in, float *out, void *workspace,
+static int conv_run(const fa_nn_conv *c, const void *in, void *out, void *workspace,
                     const fa_nn_parallel *par) {
     if (!c || !in || !out)
         return fa_err_set(FA_EINVAL, "native conv: run: expected op, in and out, got a NULL");
     if (!workspace)
         return fa_err_set(FA_EINVAL, "native conv: run: expected a workspace of %zu bytes, got NULL",
                           conv_workspace(c, par));
+    if (c->q8) return fa_nn_q8_run(c->q8, in, out, workspace, par);
     size_t threads = thread_count(par);
     run_ctx r = {.c = c, .in = in, .out = out, .ws = workspace};
     if (c->depthwise)

@@ -64,4 +64,23 @@ uint16_t fa_nn_native_f32_to_f16(float f);
 void fa_nn_native_f16_to_f32_generic(const uint16_t *src, float *dst, size_t n);
 void fa_nn_native_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
 
+/* ---- INT8 (native_int8.c) ----
+ * A prepared int8 convolution of the native backend; native.c owns the
+ * dispatch and forwards to these. isa is one of FA_NN_Q8_*: the caller
+ * checked the CPU has it. */
+enum { FA_NN_Q8_GENERIC = 0, FA_NN_Q8_AVX2 = 1, FA_NN_Q8_VNNI = 2 };
+typedef struct fa_nn_q8 fa_nn_q8;
+
+/* Quantises and packs the weights (params already checked by native.c).
+ * NULL with the error set: FA_EINVAL (scales, K too large), FA_ENOMEM. */
+fa_nn_q8 *fa_nn_q8_prepare(const fa_nn_conv_params *p, const float *w, const float *bias,
+                           const fa_nn_int8_scales *sc, int isa);
+/* Workspace bytes for a run on at most `threads` threads. */
+size_t fa_nn_q8_workspace(const fa_nn_q8 *q, size_t threads);
+/* Runs it (in / out as prepared: s8 or fp32 NCHW); 0. */
+int fa_nn_q8_run(const fa_nn_q8 *q, const void *in, void *out, void *workspace, const fa_nn_parallel *par);
+/* Bytes of weights, scales and biases held. */
+size_t fa_nn_q8_bytes(const fa_nn_q8 *q);
+void fa_nn_q8_free(fa_nn_q8 *q);
+
 #endif

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/pool.h"
 
 #define FA_NN_MAX_RANK 6 /* dimensions a tensor may have */
 #define FA_NN_MAX_IO 16  /* inputs or outputs a node may have */
@@ -159,8 +160,13 @@ int fa_nn_graph_yolo_heads(const fa_nn_graph *g, const fa_nn_yolo_head **heads);
 
 typedef struct fa_nn_options {
     const char *backend; /* "auto" (NULL too): oneDNN when built, else native; "native"; "onednn" */
-    int precision;       /* fa_nn_precision (kernels.h); only FA_NN_FP32 for now */
-    int threads;         /* 0 or 1: single-threaded (a thread pool is wired in a later part) */
+    /* fa_nn_precision (kernels.h): FA_NN_FP32; FA_NN_FP16 (conv weights
+     * stored as half, computed in fp32: native only, "auto" picks native,
+     * "onednn" is FA_EINVAL); FA_NN_INT8 only with a .fanq model (a .fanq
+     * file is INT8 whatever this says). */
+    int precision;
+    int threads;   /* 0 or 1: single-threaded; N > 1: at most N threads of the pool per run */
+    fa_pool *pool; /* the pool threads come from; NULL: fa_pool_default() when threads > 1 */
 } fa_nn_options;
 
 typedef struct fa_nn_model fa_nn_model;
@@ -177,10 +183,14 @@ typedef struct fa_nn_info {
     size_t fused_batchnorm;           /* BatchNormalization nodes folded into a Conv */
     size_t fused_act;                 /* activations fused into a Conv */
     size_t weight_bytes;              /* bytes the backend holds for prepared convolutions */
+    int precision;                    /* fa_nn_precision of the model */
+    size_t int8_convs;                /* INT8 models: convolutions run int8 (the others fp32) */
+    size_t int8_tensors;              /* INT8 models: tensors kept int8 between operators */
 } fa_nn_info;
 
 /* Loads a model: parses it (ONNX by extension .onnx; Darknet by .cfg, with
- * the weights beside it: x.cfg -> x.weights), simplifies the graph
+ * the weights beside it: x.cfg -> x.weights; an INT8 quantised model by
+ * .fanq: see fa_nn_quant_save), simplifies the graph
  * and prepares every convolution on the backend. o may be NULL (defaults).
  * NULL with the error set (FA_EINVAL for a bad file or option, naming it). */
 fa_nn_model *fa_nn_model_load(const char *path, const fa_nn_options *o);
@@ -203,7 +213,8 @@ void fa_nn_model_info(const fa_nn_model *m, fa_nn_info *info);
 fa_nn_session *fa_nn_session_new(const fa_nn_model *m, int batch);
 void fa_nn_session_free(fa_nn_session *s);
 /* Runs the model on input (the first graph input, NCHW float32 with the
- * session's batch). outputs[i] receives a pointer to output i inside the
+ * session's batch), on the model's threads (options.threads; the caller's
+ * thread works too). outputs[i] receives a pointer to output i inside the
  * session, valid until the next run or free (outputs may be NULL: use
  * fa_nn_session_output). 0 or < 0 with the error set. */
 int fa_nn_run(fa_nn_session *s, const float *input, float **outputs);
@@ -211,5 +222,50 @@ int fa_nn_run(fa_nn_session *s, const float *input, float **outputs);
 const float *fa_nn_session_output(const fa_nn_session *s, int i, int64_t shape[FA_NN_MAX_RANK], int *rank);
 /* Bytes of the session's working arena (activations + conv workspace). */
 size_t fa_nn_session_peak_bytes(const fa_nn_session *s);
+
+/* ------------------------------------------------- INT8 quantisation */
+
+/* How activation ranges are chosen from calibration data (per tensor,
+ * symmetric: scale = threshold / 127):
+ *   MINMAX: the largest |x| seen;
+ *   PERCENTILE: the given percentile of |x| (default 99.99) over a
+ *     2048-bin histogram of |x| in [0, max];
+ *   ENTROPY: the threshold (bin 128..2048 of that histogram) whose 128-level
+ *     quantised distribution has the least KL divergence from the clipped
+ *     original (TensorRT's / ncnn's method). */
+typedef enum fa_nn_calib_method {
+    FA_NN_CALIB_MINMAX = 0,
+    FA_NN_CALIB_PERCENTILE = 1,
+    FA_NN_CALIB_ENTROPY = 2
+} fa_nn_calib_method;
+
+typedef struct fa_nn_calib_options {
+    fa_nn_calib_method method;
+    double percentile; /* PERCENTILE: in (50, 100]; 0: 99.99 */
+    int fp32_heads;    /* 1: the head convs (those whose outputs reach a graph output through
+                        * non-conv ops only) stay fp32; 0: int8 like the rest */
+} fa_nn_calib_options;
+
+typedef struct fa_nn_quant fa_nn_quant;
+
+/* Calibrates an INT8 quantisation of m (an FP32 model loaded from a file
+ * with fa_nn_model_load) by running it on n real preprocessed inputs
+ * (inputs[i]: one image, NCHW float32 of the model's input shape) and
+ * recording the range of every tensor a Conv reads or writes; weights are
+ * quantised per output channel (max |w| / 127); the first conv (on the
+ * graph input) stays fp32, and the heads too with o->fp32_heads. o may be
+ * NULL (percentile 99.99, heads int8).
+ * NULL with the error set: FA_EINVAL (no inputs, fp32 model needed, bad
+ * option), FA_ENOMEM, or a run's error. */
+fa_nn_quant *fa_nn_calibrate(const fa_nn_model *m, const float *const *inputs, size_t n,
+                             const fa_nn_calib_options *o);
+/* Writes q as a quantised model file (format in quant.c; by convention
+ * named *.fanq and kept beside its source model, whose name and SHA-256 it
+ * stores). 0, FA_EIO or FA_EINVAL (q NULL). */
+int fa_nn_quant_save(const fa_nn_quant *q, const char *path);
+/* The activation scale recorded for the tensor called name (real = scale
+ * * q), 0 when it has none or does not exist. */
+float fa_nn_quant_scale(const fa_nn_quant *q, const fa_nn_model *m, const char *name);
+void fa_nn_quant_free(fa_nn_quant *q);
 
 #endif

@@ -67,4 +67,49 @@ int fa_nn_op_run(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *
 void fa_nn_conv_reference(const fa_nn_conv_params *p, const float *in, const float *w, const float *b,
                           float *out);
 
+/* ---- INT8 and calibration (quant.c, runtime.c) ---- */
+
+/* A calibrated quantisation of a graph (what a .fanq file holds): the
+ * activation scale of every tensor a Conv reads or writes (0: none), and
+ * per live Conv node its int8 weights [c_out][k] and per output channel
+ * scales. Indexed by the graph's tensor ids and node positions after
+ * fa_nn_graph_prepare (deterministic for a given source file). */
+struct fa_nn_quant {
+    char *source;                /* the source model path as given at calibration */
+    unsigned char sha256[32];    /* of the source file */
+    int method;                  /* fa_nn_calib_method */
+    float percentile;
+    size_t n_tensors, n_nodes;
+    float *act_scale;            /* [n_tensors] */
+    float **w_scale;             /* [n_nodes]: [c_out] or NULL */
+    int8_t **w_q;                /* [n_nodes]: [c_out * k] or NULL */
+    int32_t *c_out, *k;          /* [n_nodes] */
+};
+
+/* Called after each node of an observed run with every fp32 tensor it
+ * wrote (all images of the batch). */
+typedef void (*fa_nn_observe_fn)(void *ud, int tensor, const float *data, size_t n);
+/* fa_nn_run with fn called after each node (fp32 models only). 0 or < 0. */
+int fa_nn_run_observe(fa_nn_session *s, const float *input, fa_nn_observe_fn fn, void *ud);
+/* The path the model was loaded from (NULL when built from a graph). */
+const char *fa_nn_model_path(const fa_nn_model *m);
+/* The model's precision (fa_nn_precision). */
+int fa_nn_model_precision(const fa_nn_model *m);
+/* fa_nn_model_from_graph with an INT8 quantisation (q, checked against the
+ * graph; NULL for fp32/fp16) and the path to remember. */
+fa_nn_model *fa_nn_model_build(fa_nn_graph *g, const fa_nn_options *o, const fa_nn_quant *q,
+                               const char *path);
+/* Reads a .fanq file and checks its source model (found beside it, else at
+ * the stored path) has the stored SHA-256; *source receives the source's
+ * path (malloc'd). NULL with FA_EINVAL naming the file, byte offset and
+ * field, FA_EIO / FA_ENOTFOUND, FA_ENOMEM. */
+fa_nn_quant *fa_nn_quant_load(const char *path, char **source);
+/* Parses a whole .fanq image from memory (name for messages), validating
+ * every field, without looking for the source model. NULL with FA_EINVAL
+ * naming the byte offset and the field, or FA_ENOMEM. */
+fa_nn_quant *fa_nn_quant_parse(const char *name, const unsigned char *data, size_t len);
+/* 0 when q fits graph g (prepared): tensor and node counts, every live
+ * Conv quantised with its shape, scales finite > 0; else FA_EINVAL. */
+int fa_nn_quant_check(const fa_nn_quant *q, const fa_nn_graph *g, const char *file);
+
 #endif

@@ -47,7 +47,9 @@
  *     domain, output scales in_scale * w_scale[oc], the activation as an
  *     eltwise post-op whose scale 1/out_scale requantises to s8; run
  *     quantises the f32 input with a scaled reorder and dequantises the s8
- *     output the same way). FP16 is refused: oneDNN 2.6 has no f16
+ *     output the same way; with in_s8 / out_s8 the caller's tensors are
+ *     s8 NCHW already and the reorders only change the layout, so int8
+ *     stays int8 between consecutive convolutions). FP16 is refused: oneDNN 2.6 has no f16
  *     convolution on CPU (f16 everywhere: unimplemented; f32 data with f16
  *     weights: an invalid combination), so fp16 storage is the native
  *     backend's job. (bf16 weights and data do run, on AMX.)
@@ -99,6 +101,8 @@ struct fa_nn_conv {
     fa_nn_conv_params p;
     fa_nn_precision prec;
     float in_scale, out_scale; /* int8 activation scales (1 for fp32) */
+    int in_s8, out_s8;         /* int8: the caller's in / out are s8 NCHW (else f32 NCHW) */
+    const float *w_scales;     /* prepare only: the caller's weight scales, or NULL */
     dnnl_engine_t engine;
     dnnl_memory_desc_t user_src_md, user_dst_md;
     dnnl_memory_t bias;        /* NULL without bias */
@@ -213,9 +217,10 @@ static int check_request(const fa_nn_conv_params *p, fa_nn_precision prec, const
 
 /* ------------------------------------------------------- descriptors */
 
-static int user_md_nchw(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
+static int user_md_nchw(dnnl_memory_desc_t *md, int n, int c, int h, int w, int s8) {
     dnnl_dims_t dims = {n, c, h, w};
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nchw), "nchw memory desc");
+    dnnl_data_type_t dt = s8 ? dnnl_s8 : dnnl_f32;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(md, 4, dims, dt, dnnl_nchw), "nchw memory desc");
     return 0;
 }
 
@@ -354,8 +359,13 @@ static int reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t *from_md, co
 
 /* ------------------------------------------------------------- prepare */
 
-/* Per output channel int8 weight scales max|w| / 127 (1 for an all-zero channel). */
-static void weight_scales(const fa_nn_conv_params *p, const float *w, float *wscale) {
+/* Per output channel int8 weight scales: the given ones, else max|w| / 127
+ * (1 for an all-zero channel). */
+static void weight_scales(const fa_nn_conv_params *p, const float *w, const float *given, float *wscale) {
+    if (given) {
+        memcpy(wscale, given, sizeof *wscale * (size_t)p->c_out);
+        return;
+    }
     size_t per_oc = (size_t)(p->c_in / p->groups) * (size_t)p->kh * (size_t)p->kw;
     for (int oc = 0; oc < p->c_out; oc++) {
         float m = 0.0f;
@@ -422,14 +432,16 @@ static int prepare_io(fa_nn_conv *c, variant *v, dnnl_primitive_desc_t pd) {
     size_t src_bytes = 0, dst_bytes = 0;
     if (!dnnl_memory_desc_equal(&v->src_md, &c->user_src_md)) {
         float q = 1.0f / c->in_scale;
-        if (make_reorder(c->engine, &c->user_src_md, &v->src_md, 1, 0, c->prec == FA_NN_INT8 ? &q : NULL,
+        int scaled = c->prec == FA_NN_INT8 && !c->in_s8;
+        if (make_reorder(c->engine, &c->user_src_md, &v->src_md, 1, 0, scaled ? &q : NULL,
                          &v->src_reorder, &v->scratch_bytes) < 0)
             return fa_err_code();
         src_bytes = dnnl_memory_desc_get_size(&v->src_md);
     }
     if (!dnnl_memory_desc_equal(&v->dst_md, &c->user_dst_md)) {
         float dq = c->out_scale;
-        if (make_reorder(c->engine, &v->dst_md, &c->user_dst_md, 1, 0, c->prec == FA_NN_INT8 ? &dq : NULL,
+        int scaled = c->prec == FA_NN_INT8 && !c->out_s8;
+        if (make_reorder(c->engine, &v->dst_md, &c->user_dst_md, 1, 0, scaled ? &dq : NULL,
                          &v->dst_reorder, &v->scratch_bytes) < 0)
             return fa_err_code();
         dst_bytes = dnnl_memory_desc_get_size(&v->dst_md);
@@ -503,13 +515,13 @@ static int prepare_variant(fa_nn_conv *c, variant *v, const float *w, const floa
 /* The variants for 1 thread and for the process's OpenMP thread count. */
 static int prepare_all(fa_nn_conv *c, const float *w, const float *b, float *wscale) {
     const fa_nn_conv_params *p = &c->p;
-    if (user_md_nchw(&c->user_src_md, p->n, p->c_in, p->h_in, p->w_in) < 0 ||
-        user_md_nchw(&c->user_dst_md, p->n, p->c_out, p->h_out, p->w_out) < 0)
+    if (user_md_nchw(&c->user_src_md, p->n, p->c_in, p->h_in, p->w_in, c->in_s8) < 0 ||
+        user_md_nchw(&c->user_dst_md, p->n, p->c_out, p->h_out, p->w_out, c->out_s8) < 0)
         return fa_err_code();
     DNNL_TRY(dnnl_engine_create(&c->engine, dnnl_cpu, 0), "engine");
     float *oscales = NULL;
     if (c->prec == FA_NN_INT8) {
-        weight_scales(p, w, wscale);
+        weight_scales(p, w, c->w_scales, wscale);
         oscales = wscale + p->c_out;
         for (int oc = 0; oc < p->c_out; oc++)
             oscales[oc] = c->in_scale * wscale[oc];
@@ -546,9 +558,13 @@ static fa_nn_conv *conv_prepare(const fa_nn_conv_params *p, fa_nn_precision prec
     c->prec = prec;
     c->in_scale = prec == FA_NN_INT8 ? scales->in_scale : 1.0f;
     c->out_scale = prec == FA_NN_INT8 ? scales->out_scale : 1.0f;
+    c->in_s8 = prec == FA_NN_INT8 && scales->in_s8;
+    c->out_s8 = prec == FA_NN_INT8 && scales->out_s8;
+    c->w_scales = prec == FA_NN_INT8 ? scales->w_scales : NULL;
     omp_api_find(&c->omp);
     int rc = prepare_all(c, weights, bias, wscale);
     free(wscale);
+    c->w_scales = NULL;
     if (rc < 0) {
         conv_free(c);
         return NULL;
@@ -585,7 +601,7 @@ static void run_mems_free(run_mems *m) {
             dnnl_memory_destroy(all[i]);
 }
 
-static dnnl_status_t run_mems_make(const fa_nn_conv *c, const variant *v, const float *in, float *out,
+static dnnl_status_t run_mems_make(const fa_nn_conv *c, const variant *v, const void *in, void *out,
                                    unsigned char *ws, run_mems *m) {
     dnnl_status_t st = dnnl_memory_create(&m->user_src, &c->user_src_md, c->engine, (void *)(uintptr_t)in);
     if (st == dnnl_success)
@@ -617,7 +633,7 @@ static dnnl_status_t run_steps(const fa_nn_conv *c, const variant *v, const run_
     return st;
 }
 
-static int conv_run(const fa_nn_conv *c, const float *in, float *out, void *workspace,
+static int conv_run(const fa_nn_conv *c, const void *in, void *out, void *workspace,
                     const fa_nn_parallel *par) {
     if (!c || !in || !out)
         return fa_err_set(FA_EINVAL, "onednn: conv_run: %s: expected a pointer, got NULL",

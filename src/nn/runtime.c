@@ -14,11 +14,33 @@
  * by lifetime; graph outputs live to the end. The arena's size is the peak
  * working memory reported. Graph inputs are read in place from the caller's
  * buffer, constants from the graph.
+ *
+ * Precisions: FP32; FP16 (conv weights stored as half by the native
+ * backend, which "auto" then picks: oneDNN 2.6 has no f16 CPU conv);
+ * INT8 from a quantised model file (.fanq, quant.c): each Conv the file
+ * has int8 weights for is prepared int8 with them and the activation
+ * scales (the others, the first conv and the heads, stay fp32). A tensor
+ * is kept int8 (one byte per element in the arena) when int8 Convs and
+ * element-moving ops (Concat, Split, Transpose, Reshape, whose tensors
+ * calibration gave one scale; run here on bytes) are all that write and
+ * read it: quantised once where fp32 enters such a chain, dequantised only
+ * where another op or a graph output reads it. For a ShuffleNet backbone
+ * the chains span whole stages, channel shuffles included.
+ *
+ * Threads: options.threads > 1 runs on a pool (options.pool, else the
+ * process pool). At batch > 1 each Conv's images are dealt out to the
+ * threads (one image per thread at a time, each with its own workspace
+ * slice: for these small nets that beats splitting one image, see
+ * MEASUREMENTS.md "Inference"); at batch 1 the parallel-for is handed to
+ * the kernel (native: split over column chunks / channels; oneDNN: its own
+ * OpenMP threads). Non-conv ops run on the calling thread.
  */
 #include "nn/nn_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/pool.h"
 
 #define ALIGN 64
 
@@ -28,6 +50,12 @@ struct fa_nn_model {
     fa_nn_conv **convs;          /* per node; NULL for other nodes */
     fa_nn_conv_params *conv_par; /* per node: what each was prepared for */
     fa_nn_info info;
+    char *path;           /* the file loaded (NULL from a graph) */
+    int precision;        /* fa_nn_precision */
+    unsigned char *s8;    /* per tensor: kept int8 between convolutions (INT8 models) */
+    unsigned char *quantised; /* per node: the conv runs int8 (INT8 models) */
+    fa_pool *pool;        /* NULL: single-threaded */
+    int threads;          /* >= 1 */
 };
 
 struct fa_nn_session {
@@ -40,18 +68,31 @@ struct fa_nn_session {
     size_t arena_bytes;
     void *workspace;
     size_t workspace_bytes;
+    size_t slot_bytes;   /* batch > 1 with threads: workspace per thread */
+    fa_nn_parallel par;  /* the model's threads */
+    fa_nn_observe_fn observe; /* calibration hook (fa_nn_run_observe), or NULL */
+    void *observe_ud;
 };
 
 static const fa_nn_parallel serial = {NULL, NULL, 1};
 
+static void pool_for_each(void *ud, size_t n, void (*fn)(void *arg, size_t i), void *arg) {
+    const fa_nn_model *m = ud;
+    fa_pool_for_each(m->pool, n, m->threads, fn, arg);
+}
+
 /* ------------------------------------------------------------------ model */
 
-static int pick_backend(const fa_nn_options *o, const fa_nn_backend **be) {
+static int pick_backend(const fa_nn_options *o, int precision, const fa_nn_backend **be) {
     const char *name = o && o->backend ? o->backend : "auto";
-    if (o && o->precision != FA_NN_FP32)
-        return fa_err_set(FA_EINVAL, "nn: precision %d not supported yet (fp32 only)", o->precision);
+    if (precision != FA_NN_FP32 && precision != FA_NN_FP16 && precision != FA_NN_INT8)
+        return fa_err_set(FA_EINVAL, "nn: precision %d unknown (0 fp32, 1 int8, 2 fp16)", precision);
+    if (precision == FA_NN_FP16 && strcmp(name, "onednn") == 0)
+        return fa_err_set(FA_EINVAL, "nn: backend 'onednn' cannot store fp16 weights (oneDNN 2.6 has no f16 "
+                          "CPU convolution): use backend 'native' or 'auto'");
     if (strcmp(name, "auto") == 0) {
-        *be = fa_nn_backend_onednn() ? fa_nn_backend_onednn() : fa_nn_backend_native();
+        int onednn = fa_nn_backend_onednn() && precision != FA_NN_FP16;
+        *be = onednn ? fa_nn_backend_onednn() : fa_nn_backend_native();
     } else if (strcmp(name, "native") == 0) {
         *be = fa_nn_backend_native();
     } else if (strcmp(name, "onednn") == 0) {
@@ -100,6 +141,7 @@ static void model_info(fa_nn_model *m, const fa_nn_shape *shapes) {
             seen[id] = 1;
             in->params += (size_t)fa_nn_shape_count(&shapes[id]);
         }
+        if (nd->op == FA_NN_OP_CONV && m->s8 && m->quantised[n]) in->int8_convs++;
         if (nd->op == FA_NN_OP_CONV) {
             fa_nn_conv_params p;
             conv_params(g, nd, shapes, &p);
@@ -108,13 +150,96 @@ static void model_info(fa_nn_model *m, const fa_nn_shape *shapes) {
         }
     }
     free(seen);
+    in->precision = m->precision;
+    for (size_t t = 0; m->s8 && t < g->n_tensors; t++) in->int8_tensors += m->s8[t];
 }
 
-static int prepare_convs(fa_nn_model *m, const fa_nn_shape *shapes) {
+/* Ops that only move elements: run on int8 tensors as bytes (below). */
+static int is_move(fa_nn_op op) {
+    return op == FA_NN_OP_CONCAT || op == FA_NN_OP_SPLIT || op == FA_NN_OP_TRANSPOSE ||
+           op == FA_NN_OP_RESHAPE;
+}
+
+/* The data (non-constant) inputs of nd: input 0, and for Concat every one. */
+static int data_inputs(const fa_nn_node *nd) { return nd->op == FA_NN_OP_CONCAT ? nd->n_in : 1; }
+
+/* Whether node nd can run int8 given the candidate tensors: an int8 Conv,
+ * or a move op whose data inputs and outputs are all candidates with one
+ * scale (calibration gives such groups one scale). */
+static int int8_node(const fa_nn_graph *g, const fa_nn_quant *q, size_t n, const unsigned char *cand) {
+    const fa_nn_node *nd = &g->nodes[n];
+    if (nd->dead) return 0;
+    if (nd->op == FA_NN_OP_CONV) return q->w_q[n] != NULL;
+    if (!is_move(nd->op) || nd->in[0] < 0) return 0;
+    float scale = q->act_scale[nd->in[0]];
+    for (int i = 0; i < data_inputs(nd); i++)
+        if (nd->in[i] < 0 || !cand[nd->in[i]] || q->act_scale[nd->in[i]] != scale) return 0;
+    for (int o = 0; o < nd->n_out; o++)
+        if (!cand[nd->out[o]] || q->act_scale[nd->out[o]] != scale) return 0;
+    return 1;
+}
+
+/* One pass dropping candidates a non-int8 node writes or reads; 1 when
+ * something changed. */
+static int drop_candidates(const fa_nn_graph *g, const fa_nn_quant *q, unsigned char *cand) {
+    int changed = 0;
+    for (size_t n = 0; n < g->n_nodes; n++) {
+        const fa_nn_node *nd = &g->nodes[n];
+        if (nd->dead || int8_node(g, q, n, cand)) continue;
+        for (int o = 0; o < nd->n_out; o++)
+            if (cand[nd->out[o]]) cand[nd->out[o]] = 0, changed = 1;
+        for (int i = 0; i < nd->n_in; i++)
+            if (nd->in[i] >= 0 && cand[nd->in[i]]) cand[nd->in[i]] = 0, changed = 1;
+    }
+    for (size_t n = 0; n < g->n_nodes; n++) { /* a Conv reads int8 only as its input 0 */
+        const fa_nn_node *nd = &g->nodes[n];
+        for (int i = 1; !nd->dead && nd->op == FA_NN_OP_CONV && i < nd->n_in; i++)
+            if (nd->in[i] >= 0 && cand[nd->in[i]]) cand[nd->in[i]] = 0, changed = 1;
+    }
+    return changed;
+}
+
+/* The tensors an INT8 model keeps int8: computed tensors with a scale,
+ * neither graph input nor output, written and read only by int8 Convs and
+ * by move ops whose tensors share one scale (to a fixed point). NULL on
+ * ENOMEM. */
+static unsigned char *int8_tensors(const fa_nn_graph *g, const fa_nn_quant *q) {
+    unsigned char *s8 = fa_calloc(g->n_tensors ? g->n_tensors : 1, 1);
+    if (!s8) return NULL;
+    for (size_t t = 0; t < g->n_tensors; t++)
+        s8[t] = q->act_scale[t] > 0 && !g->tensors[t].data && g->tensors[t].dtype == FA_NN_FLOAT;
+    for (int i = 0; i < g->n_inputs; i++) s8[g->inputs[i]] = 0;
+    for (int i = 0; i < g->n_outputs; i++) s8[g->outputs[i]] = 0;
+    while (drop_candidates(g, q, s8)) {
+    }
+    return s8;
+}
+
+/* Prepares node n's conv as int8: the file's weights (dequantised: the
+ * backend re-quantises them exactly with the same scales). */
+static fa_nn_conv *prepare_int8(fa_nn_model *m, const fa_nn_quant *q, size_t n, const fa_nn_conv_params *p,
+                                const float *bias) {
+    const fa_nn_node *nd = &m->g->nodes[n];
+    size_t count = (size_t)q->c_out[n] * (size_t)q->k[n];
+    float *w = fa_malloc(count * sizeof *w);
+    if (!w) return NULL;
+    for (size_t i = 0; i < count; i++)
+        w[i] = (float)q->w_q[n][i] * q->w_scale[n][i / (size_t)q->k[n]];
+    fa_nn_int8_scales sc = {.in_scale = q->act_scale[nd->in[0]], .out_scale = q->act_scale[nd->out[0]],
+                            .in_s8 = m->s8[nd->in[0]], .out_s8 = m->s8[nd->out[0]],
+                            .w_scales = q->w_scale[n]};
+    fa_nn_conv *c = m->be->conv_prepare(p, FA_NN_INT8, w, bias, &sc);
+    free(w);
+    return c;
+}
+
+static int prepare_convs(fa_nn_model *m, const fa_nn_shape *shapes, const fa_nn_quant *q) {
     fa_nn_graph *g = m->g;
     m->convs = fa_calloc(g->n_nodes ? g->n_nodes : 1, sizeof *m->convs);
     m->conv_par = fa_calloc(g->n_nodes ? g->n_nodes : 1, sizeof *m->conv_par);
     if (!m->convs || !m->conv_par) return FA_ENOMEM;
+    if (q && !(m->s8 = int8_tensors(g, q))) return FA_ENOMEM;
+    if (q && !(m->quantised = fa_calloc(g->n_nodes ? g->n_nodes : 1, 1))) return FA_ENOMEM;
     for (size_t n = 0; n < g->n_nodes; n++) {
         const fa_nn_node *nd = &g->nodes[n];
         if (nd->dead || nd->op != FA_NN_OP_CONV) continue;
@@ -122,29 +247,50 @@ static int prepare_convs(fa_nn_model *m, const fa_nn_shape *shapes) {
         conv_params(g, nd, shapes, &p);
         m->conv_par[n] = p;
         const float *bias = nd->n_in > 2 && nd->in[2] >= 0 ? g->tensors[nd->in[2]].data : NULL;
-        m->convs[n] = m->be->conv_prepare(&p, FA_NN_FP32, g->tensors[nd->in[1]].data, bias, NULL);
+        if (q && q->w_q[n])
+            m->convs[n] = prepare_int8(m, q, n, &p, bias), m->quantised[n] = 1;
+        else
+            m->convs[n] = m->be->conv_prepare(&p, q ? FA_NN_FP32 : (fa_nn_precision)m->precision,
+                                              g->tensors[nd->in[1]].data, bias, NULL);
         if (!m->convs[n])
             return fa_err_prefix("%s: node '%s' (Conv, backend %s)", g->file, nd->name, m->be->name);
     }
     return 0;
 }
 
-fa_nn_model *fa_nn_model_from_graph(fa_nn_graph *g, const fa_nn_options *o) {
+static int set_threads(fa_nn_model *m, const fa_nn_options *o) {
+    m->threads = o && o->threads > 1 ? o->threads : 1;
+    if (m->threads > 1024) return fa_err_set(FA_EINVAL, "nn: threads %d out of range 0..1024", m->threads);
+    if (m->threads == 1) return 0;
+    m->pool = o->pool ? o->pool : fa_pool_default();
+    if (!m->pool) return fa_err_prefix("nn: no thread pool for %d threads", m->threads);
+    return 0;
+}
+
+fa_nn_model *fa_nn_model_build(fa_nn_graph *g, const fa_nn_options *o, const fa_nn_quant *q,
+                               const char *path) {
     fa_nn_model *m = g ? fa_calloc(1, sizeof *m) : NULL;
     if (!m) {
         fa_nn_graph_free(g);
         return NULL;
     }
     m->g = g;
+    m->precision = q ? FA_NN_INT8 : o ? o->precision : FA_NN_FP32;
     fa_nn_shape *shapes = NULL;
-    int rc = pick_backend(o, &m->be);
+    int rc = path && !(m->path = fa_strdup(path)) ? FA_ENOMEM : 0;
+    if (!rc && !q && m->precision == FA_NN_INT8)
+        rc = fa_err_set(FA_EINVAL, "%s: precision int8 needs a quantised model (.fanq: fa_nn_calibrate, "
+                        "fa_nn_quant_save)", g->file);
+    if (!rc) rc = pick_backend(o, m->precision, &m->be);
+    if (!rc) rc = set_threads(m, o);
     if (!rc && g->n_inputs != 1)
         rc = fa_err_set(FA_EINVAL, "%s: %d graph inputs, only models with one input are supported", g->file,
                         g->n_inputs);
     if (!rc) rc = fa_nn_graph_prepare(g);
     if (!rc && !(shapes = fa_calloc(g->n_tensors ? g->n_tensors : 1, sizeof *shapes))) rc = FA_ENOMEM;
     if (!rc) rc = fa_nn_graph_infer(g, shapes, 0);
-    if (!rc) rc = prepare_convs(m, shapes);
+    if (!rc && q) rc = fa_nn_quant_check(q, g, path);
+    if (!rc) rc = prepare_convs(m, shapes, q);
     if (!rc) model_info(m, shapes);
     free(shapes);
     if (rc) {
@@ -154,26 +300,56 @@ fa_nn_model *fa_nn_model_from_graph(fa_nn_graph *g, const fa_nn_options *o) {
     return m;
 }
 
-fa_nn_model *fa_nn_model_load(const char *path, const fa_nn_options *o) {
+fa_nn_model *fa_nn_model_from_graph(fa_nn_graph *g, const fa_nn_options *o) {
+    return fa_nn_model_build(g, o, NULL, NULL);
+}
+
+static int ends_with(const char *s, size_t len, const char *suffix) {
+    size_t n = strlen(suffix);
+    return len > n && strcmp(s + len - n, suffix) == 0;
+}
+
+/* The graph of a .onnx or .cfg file (NULL with the error set). */
+static fa_nn_graph *load_graph(const char *path) {
     size_t len = path ? strlen(path) : 0;
-    fa_nn_graph *g = NULL;
-    if (len > 4 && strcmp(path + len - 4, ".cfg") == 0) {
+    if (ends_with(path, len, ".cfg")) {
         char *weights = fa_malloc(len + 5);
         if (!weights) return NULL;
         memcpy(weights, path, len - 4);
         strcpy(weights + len - 4, ".weights");
-        g = fa_nn_darknet_load(path, weights);
+        fa_nn_graph *g = fa_nn_darknet_load(path, weights);
         free(weights);
-        return g ? fa_nn_model_from_graph(g, o) : NULL;
+        return g;
     }
-    if (len < 5 || strcmp(path + len - 5, ".onnx") != 0) {
+    if (!ends_with(path, len, ".onnx")) {
         fa_err_set(FA_EINVAL, "%s: unknown model format (expected a .onnx or .cfg file)",
                    path ? path : "(null)");
         return NULL;
     }
-    g = fa_nn_onnx_load(path);
-    return g ? fa_nn_model_from_graph(g, o) : NULL;
+    return fa_nn_onnx_load(path);
 }
+
+/* A .fanq file: its source model's graph prepared int8 with its scales. */
+static fa_nn_model *load_quantised(const char *path, const fa_nn_options *o) {
+    char *source = NULL;
+    fa_nn_quant *q = fa_nn_quant_load(path, &source);
+    if (!q) return NULL;
+    fa_nn_graph *g = load_graph(source);
+    fa_nn_model *m = g ? fa_nn_model_build(g, o, q, path) : NULL;
+    free(source);
+    fa_nn_quant_free(q);
+    return m;
+}
+
+fa_nn_model *fa_nn_model_load(const char *path, const fa_nn_options *o) {
+    size_t len = path ? strlen(path) : 0;
+    if (ends_with(path, len, ".fanq")) return load_quantised(path, o);
+    fa_nn_graph *g = load_graph(path);
+    return g ? fa_nn_model_build(g, o, NULL, path) : NULL;
+}
+
+const char *fa_nn_model_path(const fa_nn_model *m) { return m->path; }
+int fa_nn_model_precision(const fa_nn_model *m) { return m->precision; }
 
 void fa_nn_model_free(fa_nn_model *m) {
     if (!m) return;
@@ -181,6 +357,9 @@ void fa_nn_model_free(fa_nn_model *m) {
         if (m->convs[n]) m->be->conv_free(m->convs[n]);
     free(m->convs);
     free(m->conv_par);
+    free(m->s8);
+    free(m->quantised);
+    free(m->path);
     fa_nn_graph_free(m->g);
     free(m);
 }
@@ -208,6 +387,11 @@ int fa_nn_model_output_index(const fa_nn_model *m, const char *name) {
 void fa_nn_model_info(const fa_nn_model *m, fa_nn_info *info) { *info = m->info; }
 
 /* ---------------------------------------------------------------- session */
+
+/* Bytes of one element of tensor id as the session stores it. */
+static size_t elem_size(const fa_nn_model *m, int id) {
+    return m->s8 && m->s8[id] ? 1 : fa_nn_dtype_size(m->g->tensors[id].dtype);
+}
 
 typedef struct slot {
     size_t off, size, last;
@@ -254,7 +438,7 @@ static int plan_memory(fa_nn_session *s) {
         n_live = k;
         for (int o = 0; o < nd->n_out; o++) {
             int id = nd->out[o];
-            size_t bytes = (size_t)fa_nn_shape_count(&s->shapes[id]) * fa_nn_dtype_size(g->tensors[id].dtype);
+            size_t bytes = (size_t)fa_nn_shape_count(&s->shapes[id]) * elem_size(s->m, id);
             bytes = (bytes + ALIGN - 1) / ALIGN * ALIGN;
             size_t off = place(live, n_live, bytes), at = 0;
             while (at < n_live && live[at].off < off)
@@ -286,7 +470,14 @@ static int session_buffers(fa_nn_session *s) {
                 g->file, nd->name, s->batch, p.c_in, p.h_in, p.w_in, m->conv_par[n].c_in, m->conv_par[n].h_in,
                 m->conv_par[n].w_in);
         size_t ws = m->be->conv_workspace(m->convs[n], &serial);
+        if (ws > s->slot_bytes) s->slot_bytes = ws;
+        ws = m->be->conv_workspace(m->convs[n], &s->par);
         if (ws > s->workspace_bytes) s->workspace_bytes = ws;
+    }
+    s->slot_bytes = (s->slot_bytes + ALIGN - 1) / ALIGN * ALIGN;
+    if (s->batch > 1 && s->par.threads > 1) {
+        size_t per_image = s->slot_bytes * (size_t)(s->batch < s->par.threads ? s->batch : s->par.threads);
+        if (per_image > s->workspace_bytes) s->workspace_bytes = per_image;
     }
     if (!(s->arena = aligned_alloc(ALIGN, s->arena_bytes ? s->arena_bytes : ALIGN)))
         return fa_err_set(FA_ENOMEM, "nn: cannot allocate a %zu-byte arena", s->arena_bytes);
@@ -313,6 +504,7 @@ fa_nn_session *fa_nn_session_new(const fa_nn_model *m, int batch) {
     if (!s) return NULL;
     s->m = m;
     s->batch = batch;
+    s->par = m->threads > 1 ? (fa_nn_parallel){pool_for_each, (void *)(uintptr_t)m, m->threads} : serial;
     s->shapes = fa_calloc(nt, sizeof *s->shapes);
     s->bufs = fa_calloc(nt, sizeof *s->bufs);
     s->offset = fa_malloc(nt * sizeof *s->offset);
@@ -339,17 +531,122 @@ void fa_nn_session_free(fa_nn_session *s) {
     free(s);
 }
 
-static int run_conv(fa_nn_session *s, size_t n, const fa_nn_node *nd) {
+/* One Conv over the batch: images dealt out to the threads (task t runs
+ * images t, t + T, ... with workspace slice t), or one image with the
+ * parallel-for handed to the kernel. */
+typedef struct conv_job {
+    const fa_nn_session *s;
+    const fa_nn_node *nd;
+    size_t n, tasks;
+    int rc[64];
+} conv_job;
+
+static int conv_image(const fa_nn_session *s, size_t n, const fa_nn_node *nd, int64_t b, void *ws,
+                      const fa_nn_parallel *par) {
     const fa_nn_model *m = s->m;
     const fa_nn_shape *x = &s->shapes[nd->in[0]], *y = &s->shapes[nd->out[0]];
-    size_t in_step = (size_t)(x->d[1] * x->d[2] * x->d[3]), out_step = (size_t)(y->d[1] * y->d[2] * y->d[3]);
-    const float *in = s->bufs[nd->in[0]];
-    float *out = s->bufs[nd->out[0]];
-    for (int64_t b = 0; b < x->d[0]; b++) {
-        int rc = m->be->conv_run(m->convs[n], in + b * in_step, out + b * out_step, s->workspace, &serial);
-        if (rc) return fa_err_prefix("%s: node '%s' (Conv)", m->g->file, nd->name);
+    size_t in_step = (size_t)(x->d[1] * x->d[2] * x->d[3]) * elem_size(m, nd->in[0]);
+    size_t out_step = (size_t)(y->d[1] * y->d[2] * y->d[3]) * elem_size(m, nd->out[0]);
+    const char *in = s->bufs[nd->in[0]];
+    char *out = s->bufs[nd->out[0]];
+    return m->be->conv_run(m->convs[n], in + (size_t)b * in_step, out + (size_t)b * out_step, ws, par);
+}
+
+static void conv_task(void *arg, size_t t) {
+    conv_job *j = arg;
+    char *ws = (char *)j->s->workspace + t * j->s->slot_bytes;
+    for (int64_t b = (int64_t)t; b < j->s->batch && !j->rc[t]; b += (int64_t)j->tasks)
+        j->rc[t] = conv_image(j->s, j->n, j->nd, b, ws, &serial);
+}
+
+static int run_conv(fa_nn_session *s, size_t n, const fa_nn_node *nd) {
+    const fa_nn_model *m = s->m;
+    int rc = 0;
+    if (s->batch == 1) {
+        rc = conv_image(s, n, nd, 0, s->workspace, &s->par);
+    } else if (s->par.threads <= 1) {
+        for (int64_t b = 0; b < s->batch && !rc; b++)
+            rc = conv_image(s, n, nd, b, s->workspace, &serial);
+    } else {
+        conv_job j = {.s = s, .nd = nd, .n = n};
+        j.tasks = (size_t)(s->batch < s->par.threads ? s->batch : s->par.threads);
+        if (j.tasks > 64) j.tasks = 64;
+        s->par.for_each(s->par.ud, j.tasks, conv_task, &j);
+        for (size_t t = 0; t < j.tasks && !rc; t++)
+            rc = j.rc[t];
     }
+    if (rc) return fa_err_prefix("%s: node '%s' (Conv)", m->g->file, nd->name);
     return 0;
+}
+
+/* ---- int8 move ops: the elements are bytes ---- */
+
+static int64_t dims_product(const fa_nn_shape *sh, int from, int to) {
+    int64_t n = 1;
+    for (int i = from; i < to; i++) n *= sh->d[i];
+    return n;
+}
+
+/* Concat (split = 0) or Split (split = 1) along axis, sizes from the shapes. */
+static void concat_split_s8(const fa_nn_session *s, const fa_nn_node *nd, int split) {
+    const fa_nn_shape *whole = &s->shapes[split ? nd->in[0] : nd->out[0]];
+    int axis = nd->a.axis < 0 ? nd->a.axis + whole->rank : nd->a.axis;
+    int64_t outer = dims_product(whole, 0, axis), inner = dims_product(whole, axis + 1, whole->rank);
+    int64_t row = whole->d[axis] * inner, off = 0;
+    char *w = s->bufs[split ? nd->in[0] : nd->out[0]];
+    int parts = split ? nd->n_out : nd->n_in;
+    for (int i = 0; i < parts; i++) {
+        int id = split ? nd->out[i] : nd->in[i];
+        int64_t chunk = s->shapes[id].d[axis] * inner;
+        char *part = s->bufs[id];
+        for (int64_t o = 0; o < outer; o++) {
+            char *a = w + (size_t)(o * row + off), *b = part + (size_t)(o * chunk);
+            memcpy(split ? b : a, split ? a : b, (size_t)chunk);
+        }
+        off += chunk;
+    }
+}
+
+/* A transpose of bytes: output in order, the longest inner run that stays
+ * contiguous in the input copied with memcpy. */
+static void transpose_s8(const fa_nn_session *s, const fa_nn_node *nd) {
+    const fa_nn_shape *is = &s->shapes[nd->in[0]];
+    int rank = is->rank, perm[FA_NN_MAX_RANK], k = rank;
+    int64_t stride[FA_NN_MAX_RANK], od[FA_NN_MAX_RANK], idx[FA_NN_MAX_RANK] = {0};
+    for (int i = 0; i < rank; i++) perm[i] = nd->a.n_perm ? nd->a.perm[i] : rank - 1 - i;
+    for (int i = rank - 1, st = 1; i >= 0; st *= (int)is->d[i], i--) stride[i] = st;
+    for (int i = 0; i < rank; i++) od[i] = is->d[perm[i]];
+    while (k > 0 && perm[k - 1] == k - 1) k--; /* dims [k, rank) stay in place: one run */
+    int64_t run = dims_product(is, k, rank), rows = fa_nn_shape_count(is) / (run ? run : 1);
+    const char *x = s->bufs[nd->in[0]];
+    char *y = s->bufs[nd->out[0]];
+    for (int64_t r = 0; r < rows; r++, y += run) {
+        int64_t src = 0;
+        for (int d = 0; d < k; d++) src += idx[d] * stride[perm[d]];
+        memcpy(y, x + src, (size_t)run);
+        for (int d = k - 1; d >= 0 && ++idx[d] == od[d]; d--) idx[d] = 0;
+    }
+}
+
+static void run_move_s8(const fa_nn_session *s, const fa_nn_node *nd) {
+    if (nd->op == FA_NN_OP_CONCAT)
+        concat_split_s8(s, nd, 0);
+    else if (nd->op == FA_NN_OP_SPLIT)
+        concat_split_s8(s, nd, 1);
+    else if (nd->op == FA_NN_OP_TRANSPOSE)
+        transpose_s8(s, nd);
+    else if (s->bufs[nd->out[0]] != s->bufs[nd->in[0]]) /* Reshape */
+        memcpy(s->bufs[nd->out[0]], s->bufs[nd->in[0]], (size_t)fa_nn_shape_count(&s->shapes[nd->in[0]]));
+}
+
+/* Reports node nd's fp32 outputs to the observer. */
+static void observe_node(const fa_nn_session *s, const fa_nn_node *nd) {
+    const fa_nn_graph *g = s->m->g;
+    for (int o = 0; o < nd->n_out; o++) {
+        int id = nd->out[o];
+        if (g->tensors[id].dtype != FA_NN_FLOAT || (s->m->s8 && s->m->s8[id])) continue;
+        s->observe(s->observe_ud, id, s->bufs[id], (size_t)fa_nn_shape_count(&s->shapes[id]));
+    }
 }
 
 int fa_nn_run(fa_nn_session *s, const float *input, float **outputs) {
@@ -359,12 +656,29 @@ int fa_nn_run(fa_nn_session *s, const float *input, float **outputs) {
     for (size_t n = 0; n < g->n_nodes; n++) {
         const fa_nn_node *nd = &g->nodes[n];
         if (nd->dead) continue;
-        int rc = nd->op == FA_NN_OP_CONV ? run_conv(s, n, nd) : fa_nn_op_run(g, nd, s->shapes, s->bufs);
+        int rc = 0;
+        if (nd->op == FA_NN_OP_CONV)
+            rc = run_conv(s, n, nd);
+        else if (s->m->s8 && s->m->s8[nd->out[0]])
+            run_move_s8(s, nd);
+        else
+            rc = fa_nn_op_run(g, nd, s->shapes, s->bufs);
         if (rc) return rc;
+        if (s->observe) observe_node(s, nd);
     }
     for (int i = 0; outputs && i < g->n_outputs; i++)
         outputs[i] = s->bufs[g->outputs[i]];
     return 0;
+}
+
+int fa_nn_run_observe(fa_nn_session *s, const float *input, fa_nn_observe_fn fn, void *ud) {
+    s->observe = fn;
+    s->observe_ud = ud;
+    if (fn) fn(ud, s->m->g->inputs[0], input, (size_t)fa_nn_shape_count(&s->shapes[s->m->g->inputs[0]]));
+    int rc = fa_nn_run(s, input, NULL);
+    s->observe = NULL;
+    s->observe_ud = NULL;
+    return rc;
 }
 
 const float *fa_nn_session_output(const fa_nn_session *s, int i, int64_t shape[FA_NN_MAX_RANK], int *rank) {

@@ -217,15 +217,9 @@ static int read_input_size(fa_detector *d) {
     return 0;
 }
 
-fa_detector *fa_detector_new(const char *path, const fa_detector_options *o) {
-    fa_detector_options defaults = {0};
-    if (!o) o = &defaults;
-    if (check_options(o, path)) return NULL;
-    fa_detector *d = fa_calloc(1, sizeof *d);
-    if (!d) return NULL;
-    d->name = fa_strdup(fa_path_base(path));
-    fa_nn_options no = {.backend = o->backend, .precision = o->precision, .threads = o->threads};
-    if (!d->name || !(d->model = fa_nn_model_load(path, &no)) || read_input_size(d) || identify_family(d)) {
+/* Recognises d->model's family and applies the options; d is freed on error. */
+static fa_detector *finish_new(fa_detector *d, const fa_detector_options *o) {
+    if (read_input_size(d) || identify_family(d)) {
         fa_detector_free(d);
         return NULL;
     }
@@ -243,6 +237,34 @@ fa_detector *fa_detector_new(const char *path, const fa_detector_options *o) {
         return NULL;
     }
     return d;
+}
+
+fa_detector *fa_detector_new(const char *path, const fa_detector_options *o) {
+    fa_detector_options defaults = {0};
+    if (!o) o = &defaults;
+    if (check_options(o, path)) return NULL;
+    fa_detector *d = fa_calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->name = fa_strdup(fa_path_base(path));
+    fa_nn_options no = {.backend = o->backend, .precision = o->precision, .threads = o->threads};
+    if (!d->name || !(d->model = fa_nn_model_load(path, &no))) {
+        fa_detector_free(d);
+        return NULL;
+    }
+    return finish_new(d, o);
+}
+
+fa_detector *fa_detector_from_model(fa_nn_model *m, const char *name, const fa_detector_options *o) {
+    fa_detector_options defaults = {0};
+    if (!o) o = &defaults;
+    fa_detector *d = fa_calloc(1, sizeof *d);
+    if (!d || !(d->name = fa_strdup(name))) {
+        free(d);
+        fa_nn_model_free(m);
+        return NULL;
+    }
+    d->model = m;
+    return finish_new(d, o);
 }
 
 void fa_detector_free(fa_detector *d) {

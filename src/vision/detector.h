@@ -131,6 +131,12 @@ typedef struct fa_detector fa_detector;
  * INT8 asked of a float model (the message says to run
  * `footanalytics model quantize`); the loader's errors otherwise. */
 fa_detector *fa_detector_new(const char *path, const fa_detector_options *o);
+/* The same around a model the caller loaded or transformed (a pruned
+ * graph, a model from the cache): the detector owns m from now on (freed
+ * on error too); name is used in messages. The precision and backend
+ * options are the model's, not read here. */
+struct fa_nn_model;
+fa_detector *fa_detector_from_model(struct fa_nn_model *m, const char *name, const fa_detector_options *o);
 void fa_detector_free(fa_detector *d);
 
 fa_det_family fa_detector_family(const fa_detector *d);

@@ -5,8 +5,8 @@
  * former), FP32 and FP16 weights, without and with a small pthread
  * parallel-for; every run gets exactly the workspace it asked for (a
  * malloc of that size, so ASan catches any overrun). Also: bad parameters
- * name their field, int8 is refused, FP16 halves the weight bytes, and the
- * half conversion rounds to nearest even.
+ * name their field (int8 scales too; int8 itself: test_int8.c), FP16
+ * halves the weight bytes, and the half conversion rounds to nearest even.
  */
 #include <math.h>
 #include <pthread.h>
@@ -343,10 +343,12 @@ static void test_bad_params(void **state) {
     p = good, p.kh = 40, p.h_out = 1;
     expect_bad(&p, FA_NN_FP32, "'h_out'");
     expect_bad(&good, (fa_nn_precision)7, "'prec'");
-    fa_nn_int8_scales s = {0.1f, 0.1f};
+    fa_nn_int8_scales s = {.in_scale = 0.1f, .out_scale = 0.0f};
     float w[4096] = {0};
+    assert_null(fa_nn_backend_native()->conv_prepare(&good, FA_NN_INT8, w, NULL, NULL));
+    if (!strstr(fa_err_msg(), "'scales'")) fail_msg("%s", fa_err_msg());
     assert_null(fa_nn_backend_native()->conv_prepare(&good, FA_NN_INT8, w, NULL, &s));
-    assert_non_null(strstr(fa_err_msg(), "int8 not implemented yet"));
+    assert_non_null(strstr(fa_err_msg(), "'out_scale'"));
     assert_null(fa_nn_backend_native()->conv_prepare(&good, FA_NN_FP32, NULL, NULL, NULL));
     assert_non_null(strstr(fa_err_msg(), "'weights'"));
 }

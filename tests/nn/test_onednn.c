@@ -265,7 +265,7 @@ static void test_int8_within_quantisation_bound(void **state) {
             case_init(&k, &SHAPES[s], ACTS[a], 101u + (unsigned)s);
             float *wscale = malloc(sizeof(float) * (size_t)k.p.c_out);
             assert_non_null(wscale);
-            fa_nn_int8_scales sc;
+            fa_nn_int8_scales sc = {.in_scale = 0};
             int8_scales_of(&k, wscale, &sc);
             ref_conv(&k.p, k.in, k.w, k.b, wscale, sc.in_scale, &k.ref);
             double mx = 0;
@@ -296,7 +296,7 @@ static void test_bad_params_name_the_field(void **state) {
     conv_case k;
     case_init(&k, &SHAPES[7], FA_NN_ACT_RELU, 5u); /* grouped g3: 12 -> 18 */
     fa_nn_conv_params p = k.p;
-    fa_nn_int8_scales good = {0.01f, 0.02f}, bad = {0.01f, 0.0f};
+    fa_nn_int8_scales good = {.in_scale = 0.01f, .out_scale = 0.02f}, bad = {.in_scale = 0.01f};
     p.c_in = 0;
     expect_einval(be, &p, FA_NN_FP32, k.w, NULL, "field 'c_in'");
     p = k.p;
@@ -383,7 +383,7 @@ static void test_cycles_do_not_leak(void **state) {
         conv_case k;
         const shape *s = &SHAPES[(size_t)round % (sizeof SHAPES / sizeof SHAPES[0])];
         case_init(&k, s, ACTS[round % 4], (unsigned)round);
-        fa_nn_int8_scales sc = {1.0f / 127, 4.0f / 127};
+        fa_nn_int8_scales sc = {.in_scale = 1.0f / 127, .out_scale = 4.0f / 127};
         run_backend(be, &k, round % 2 ? FA_NN_INT8 : FA_NN_FP32, &sc, 1);
         case_free(&k);
     }
@@ -443,7 +443,7 @@ static void time_layers(void) {
         double t0 = now_s();
         ref_conv(&k.p, k.in, k.w, k.b, NULL, 0, &k.ref);
         double naive = (now_s() - t0) * 1e3;
-        fa_nn_int8_scales sc = {1.0f / 127, 8.0f / 127};
+        fa_nn_int8_scales sc = {.in_scale = 1.0f / 127, .out_scale = 8.0f / 127};
         printf("%-24s %9.3f %9.3f %9.3f %9.3f %9.3f\n", LAYERS[l].name, naive,
                time_backend(be, &k, FA_NN_FP32, NULL, 1), time_backend(be, &k, FA_NN_FP32, NULL, 2),
                time_backend(be, &k, FA_NN_INT8, &sc, 1), time_backend(be, &k, FA_NN_INT8, &sc, 2));
