@@ -13,7 +13,10 @@ cmake_args=()
 cc=${CC:-gcc}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --sanitize) build=build-asan; cmake_args+=(-DFA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DFA_BENCH=OFF) ;;
+    # Debug keeps assertions; -O1 (not -O0) because the inference kernels and the
+    # transcodes would otherwise take minutes under ASan.
+    --sanitize) build=build-asan
+                cmake_args+=(-DFA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" -DFA_BENCH=OFF) ;;
     --clang) build=build-clang; cc=clang ;;
     --tsan) build=build-tsan; cc=clang
             cmake_args+=(-DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
