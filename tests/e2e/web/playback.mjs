@@ -8,6 +8,8 @@
 // {"ok", "played", "duration", "switched_to" (heights rendered, in order), "errors", "stalls",
 // "buffered" (ranges)} and exits 0 only when playback advanced to S, a quality switch to the top
 // rung was rendered, no player error or gap was reported and the buffer is one range from 0.
+// Stalls (waiting on a starved machine) are reported but do not fail: a gap in the stream shows
+// as a hole hls.js seeks over (an error) or as a second buffered range.
 // Why in a browser: MSE is stricter than ffprobe (timestamps, init segments, codec strings), and
 // these are the players our dashboard and our users' players are built on.
 import { chromium } from 'playwright-core';
@@ -41,7 +43,13 @@ async function playInPage({ kind, url, seconds, timeout }) {
   };
   if (kind === 'hls') {
     const hls = new Hls({ startLevel: 0, debug: false });
-    hls.on(Hls.Events.ERROR, (_, d) => report.errors.push(`${d.type}/${d.details}${d.fatal ? ' fatal' : ''}`));
+    // A stall (the player waiting for data or a decoder on a starved machine) is counted, not failed:
+    // what fails is an error, or a hole in the stream (bufferSeekOverHole, a second buffered range).
+    const stallDetails = ['bufferStalledError', 'bufferNudgeOnStall'];
+    hls.on(Hls.Events.ERROR, (_, d) => {
+      if (!d.fatal && stallDetails.includes(d.details)) report.stalls++;
+      else report.errors.push(`${d.type}/${d.details}${d.fatal ? ' fatal' : ''}`);
+    });
     hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => {
       const h = d.levels.map((l) => l.height);
       top = h.indexOf(Math.max(...h));
@@ -132,7 +140,6 @@ async function main() {
   if (report.switched_to.length < 2 || report.switched_to[report.switched_to.length - 1] !== topHeight ||
       report.switched_to[0] === topHeight) problems.push(`no switch from the lowest to the top rung: ${report.switched_to}`);
   if (report.errors.length) problems.push(`player errors: ${report.errors.join('; ')}`);
-  if (report.stalls) problems.push(`${report.stalls} stall(s) while playing`);
   if (report.buffered.length !== 1 || report.buffered[0][0] > 0.1) problems.push(`buffered ranges ${JSON.stringify(report.buffered)}`);
   report.ok = problems.length === 0;
   report.problems = problems;
