@@ -566,7 +566,7 @@ static void test_headers_too_large(void **state) {
     big[sizeof big - 1] = '\0';
     const char *const huge[] = {"x-big", big, NULL};
     const char *many[2 * 70 + 1]; /* 70 x 37 bytes fit in 4096, but not in FA_HTTP_MAX_HEADERS */
-    char names[70][8];
+    char names[70][16];
     for (int i = 0; i < 70; i++) {
         snprintf(names[i], sizeof names[i], "x-%d", i);
         many[2 * i] = names[i];
