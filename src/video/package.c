@@ -87,10 +87,11 @@ int fa_video_package_alloc(AVFormatContext **oc, const char *dir) {
 int fa_video_package_start(AVFormatContext *oc, int segment_s, int nvideo, int has_audio) {
     AVDictionary *opt = NULL;
     char sets[256], seg[32];
-    int n = snprintf(sets, sizeof sets, "id=0,streams=");
+    int n = nvideo ? snprintf(sets, sizeof sets, "id=0,streams=") : 0; /* nvideo 0: an audio job */
     for (int i = 0; i < nvideo; i++)
         n += snprintf(sets + n, sizeof sets - (size_t)n, "%s%d", i ? "," : "", i);
-    if (has_audio) snprintf(sets + n, sizeof sets - (size_t)n, " id=1,streams=%d", nvideo);
+    if (has_audio)
+        snprintf(sets + n, sizeof sets - (size_t)n, "%sid=%d,streams=%d", n ? " " : "", n ? 1 : 0, nvideo);
     snprintf(seg, sizeof seg, "%d", segment_s);
     av_dict_set(&opt, "adaptation_sets", sets, 0);
     av_dict_set(&opt, "seg_duration", seg, 0);

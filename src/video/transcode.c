@@ -24,6 +24,13 @@
  * decisions and the GOPs - hence the segments - are aligned; scene-cut
  * keyframes are off and GOPs closed, so a segment always starts with an
  * IDR.
+ *
+ * Chunk jobs (chunk.h) reuse the same loop: a video chunk seeks to the
+ * keyframe at or before its start, drops the decoded frames before the
+ * start (the same "reaches the grid point" test that makes the IDR in a
+ * single run, so the chunk starts on the very frame the whole run makes an
+ * IDR), rebases the timestamps to its start and stops before its end; the
+ * audio job skips the video and starts the muxer with the audio alone.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -73,7 +80,13 @@ typedef struct job {
     int v_done, a_done;
     int64_t frames;
     double t_start, t_report;
+    fa_chunk chunk;     /* FA_PART_CHUNK: the chunk; start_s 0, end_s huge otherwise */
+    int64_t chunk_off;  /* the chunk's first frame - v0, input time base (INT64_MIN: not yet seen) */
+    double chunk_off_s; /* the same in seconds: the keyframe grid stays that of the whole stream */
+    AVRational in_tb;   /* the input video stream's time base, kept past job_close */
 } job;
+
+#define KF_SLACK 0.001 /* seconds: a frame within 1 ms before a grid point reaches it */
 
 void fa_transcode_opts_default(fa_transcode_opts *o) {
     memset(o, 0, sizeof *o);
@@ -81,7 +94,7 @@ void fa_transcode_opts_default(fa_transcode_opts *o) {
     o->segment_s = 4;
     o->gop_s = 2;
     o->crf = 23;
-    o->hwaccel = FA_HWACCEL_NONE;
+    o->hwaccel = FA_HWACCEL_AUTO; /* the probe costs < 1 ms without hardware (hwaccel.c) */
     o->progress_interval_s = 0.5;
 }
 
@@ -395,7 +408,7 @@ static void report(job *j, int done) {
 static int encode_rung(job *j, int i, AVFrame *f) {
     rung_enc *r = &j->rung[i];
     if (f) {
-        double t = f->pts * av_q2d(av_buffersink_get_time_base(r->sink)), slack = 0.001;
+        double t = f->pts * av_q2d(av_buffersink_get_time_base(r->sink)) + j->chunk_off_s, slack = KF_SLACK;
         f->pict_type = AV_PICTURE_TYPE_NONE;
         if (t + slack >= (double)r->next_kf * j->o->gop_s) {
             f->pict_type = AV_PICTURE_TYPE_I;
@@ -444,10 +457,17 @@ static int video_frame(job *j, AVFrame *f) {
     if (j->v0 == INT64_MIN) j->v0 = pts;
     if (pts - j->v0 < 0 || (j->v_last != INT64_MIN && pts - j->v0 <= j->v_last)) return 0; /* not monotonic */
     double t = (pts - j->v0) * av_q2d(j->in->streams[j->vidx]->time_base);
-    if (j->limit_s > 0 && t >= j->limit_s - 1e-6) {
+    if (t + KF_SLACK < j->chunk.start_s) return 0; /* decoded from the keyframe before the chunk */
+    if ((j->limit_s > 0 && t >= j->limit_s - 1e-6) || t + KF_SLACK >= j->chunk.end_s) {
         j->v_done = 1;
         return 0;
     }
+    if (j->chunk_off == INT64_MIN) { /* a chunk's timeline starts at its first frame, as a whole run's */
+        j->chunk_off = pts - j->v0;
+        j->chunk_off_s = t;
+    }
+    pts -= j->chunk_off;
+    if (j->v_last != INT64_MIN && pts - j->v0 <= j->v_last) return 0;
     if (!j->started && (rc = start_video(j, f)) != 0) return rc;
     f->pts = j->v_last = pts - j->v0;
     f->pict_type = AV_PICTURE_TYPE_NONE;
@@ -524,7 +544,8 @@ static int pull_audio(job *j) {
         if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return 0;
         if (err < 0) return averr(FA_EIO, "audio filter graph failed", err);
         j->filt->pts = av_rescale_q(j->filt->pts, av_buffersink_get_time_base(j->asink), j->aenc->time_base);
-        int rc = encode(j, j->aenc, j->res->ladder.n, j->filt); /* the audio follows the rungs */
+        int idx = j->o->part == FA_PART_AUDIO ? 0 : j->res->ladder.n; /* the audio follows the rungs */
+        int rc = encode(j, j->aenc, idx, j->filt);
         av_frame_unref(j->filt);
         if (rc) return rc;
     }
@@ -586,7 +607,18 @@ static int read_loop(job *j) {
     }
 }
 
+static int flush_audio_job(job *j) {
+    int rc = decode(j, j->adec, NULL);
+    if (rc == 0 && !j->asrc) return fa_err_set(FA_EINVAL, "%s: no audio frame decoded", j->name);
+    if (rc == 0 && av_buffersrc_add_frame(j->asrc, NULL) < 0)
+        rc = fa_err_set(FA_EIO, "audio filter graph flush");
+    if (rc == 0) rc = pull_audio(j);
+    if (rc == 0) rc = encode(j, j->aenc, 0, NULL);
+    return rc;
+}
+
 static int flush_all(job *j) {
+    if (j->o->part == FA_PART_AUDIO) return flush_audio_job(j);
     int rc = decode(j, j->vdec, NULL);
     if (rc == 0 && j->adec) rc = decode(j, j->adec, NULL);
     if (rc == 0 && !j->started) return fa_err_set(FA_EINVAL, "%s: no video frame decoded", j->name);
@@ -627,11 +659,38 @@ static int open_decoder(job *j, int idx, AVCodecContext **out, int video) {
     return err < 0 ? averr(FA_EINVAL, "cannot open the decoder", err) : 0;
 }
 
+/* The audio job: no video decoder, the muxer started with the audio alone. */
+static int open_audio_job(job *j) {
+    if (j->aidx < 0) return fa_err_set(FA_EINVAL, "%s: no audio stream for the audio job", j->name);
+    int rc = open_decoder(j, j->aidx, &j->adec, 0);
+    if (rc == 0) rc = open_audio_encoder(j);
+    if (rc == 0) rc = fa_video_package_alloc(&j->out, j->tmp);
+    if (rc == 0) rc = add_stream(j, j->aenc, j->aenc->bit_rate);
+    if (rc == 0) rc = fa_video_package_start(j->out, j->o->segment_s, 0, 1);
+    j->started = rc == 0;
+    j->v_done = 1;
+    return rc;
+}
+
+/* A video chunk: the first frame's timestamp as in a whole run (the stream's
+ * start time), then a seek to the keyframe at or before the chunk start. */
+static int seek_chunk(job *j) {
+    AVStream *st = j->in->streams[j->vidx];
+    j->v0 = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    j->chunk_off = INT64_MIN;
+    if (j->chunk.index == 0) return 0;
+    int64_t target = av_rescale_q((int64_t)llround(j->chunk.start_s * 1e6), AV_TIME_BASE_Q, st->time_base);
+    int err = av_seek_frame(j->in, j->vidx, j->v0 + target, AVSEEK_FLAG_BACKWARD);
+    if (err < 0) return averr(FA_EINVAL, "seeking to the chunk start failed", err);
+    avcodec_flush_buffers(j->vdec);
+    return 0;
+}
+
 static int job_open(job *j) {
     int rc = fa_video_open_input(j->o->input, &j->in);
     if (rc) return rc;
     j->vidx = j->res->source.video_stream;
-    j->aidx = j->res->source.audio_stream;
+    j->aidx = j->o->part == FA_PART_CHUNK ? -1 : j->res->source.audio_stream;
     j->frame = av_frame_alloc();
     j->filt = av_frame_alloc();
     j->scratch = av_frame_alloc();
@@ -639,7 +698,9 @@ static int job_open(job *j) {
     j->epkt = av_packet_alloc();
     if (!j->frame || !j->filt || !j->scratch || !j->pkt || !j->epkt)
         return fa_err_set(FA_ENOMEM, "out of memory");
+    if (j->o->part == FA_PART_AUDIO) return open_audio_job(j);
     if ((rc = open_decoder(j, j->vidx, &j->vdec, 1)) != 0) return rc;
+    if (j->o->part == FA_PART_CHUNK && (rc = seek_chunk(j)) != 0) return rc;
     if (j->aidx >= 0 && open_decoder(j, j->aidx, &j->adec, 0) != 0) { /* video matters; audio is a bonus */
         fa_log(FA_LOG_WARN, "audio dropped", "input=%s reason=\"%s\"", j->name, fa_err_msg());
         avcodec_free_context(&j->adec);
@@ -651,6 +712,7 @@ static int job_open(job *j) {
 }
 
 static void job_close(job *j) {
+    if (j->in && j->vidx >= 0) j->in_tb = j->in->streams[j->vidx]->time_base;
     if (j->feedq) fa_video_feedq_finish(j->feedq, 0, NULL); /* only after a failure */
     for (int i = 0; i < FA_LADDER_MAX; i++)
         avcodec_free_context(&j->rung[i].enc);
@@ -706,6 +768,11 @@ static int check_opts(const fa_transcode_opts *o) {
     if (o->crf < 0 || o->crf > 51) return fa_err_set(FA_EUSAGE, "crf %d: expected 0..51", o->crf);
     if (o->max_input_s < 0) return fa_err_set(FA_EUSAGE, "--duration: must be positive");
     const fa_video_feed *f = o->feed;
+    if (f && o->part != FA_PART_ALL)
+        return fa_err_set(FA_EUSAGE,
+                          "--detect-fps: not with --chunk (the feed runs in single-process transcodes)");
+    if (o->part == FA_PART_CHUNK && o->chunk_index < 0)
+        return fa_err_set(FA_EUSAGE, "--chunk: %d: expected a chunk index from 0", o->chunk_index);
     if (f && (!f->fn || !(f->fps > 0 && f->fps <= 240)))
         return fa_err_set(FA_EUSAGE, "--detect-fps: %g: expected a rate in (0, 240] and a consumer", f->fps);
     if (f && (f->width < 16 || f->height < 16 || f->width > 7680 || f->height > 4320 || f->width % 2 ||
@@ -723,13 +790,29 @@ static int plan(const fa_transcode_opts *o, fa_transcode_result *res) {
     return fa_ladder_plan(&res->source, heights, n, &res->ladder);
 }
 
+/* The chunk o->chunk_index of the plan for res->source. */
+static int pick_chunk(const fa_transcode_opts *o, const fa_transcode_result *res, fa_chunk *c) {
+    fa_chunk_plan p;
+    int rc = fa_chunk_plan_make(&res->source, o->max_input_s, o->chunk_s, o->segment_s, &p);
+    if (rc) return rc;
+    if (o->chunk_index < 0 || o->chunk_index >= p.n)
+        rc = fa_err_set(FA_EUSAGE, "--chunk: %d: the plan has chunks 0..%d", o->chunk_index, p.n - 1);
+    else
+        *c = p.chunk[o->chunk_index];
+    if (rc == 0 && o->chunk_index == p.n - 1) c->end_s = HUGE_VAL; /* the last one runs to the end */
+    fa_chunk_plan_free(&p);
+    return rc;
+}
+
 static void finish_result(job *j) {
     fa_transcode_result *r = j->res;
     r->frames = j->frames;
     r->media_s = j->v_last >= 0 && j->v_last != INT64_MIN
                      ? j->v_last * av_q2d(j->in->streams[j->vidx]->time_base) + j->frame_s
                      : 0;
+    if (j->o->part == FA_PART_AUDIO) r->media_s = j->duration_s;
     r->segments = (int)ceil(r->media_s / j->o->segment_s - 1e-6);
+    r->first_segment = j->o->part == FA_PART_CHUNK ? j->chunk.first_segment : 1;
     r->wall_s = fa_clock_now() - j->t_start;
 }
 
@@ -744,6 +827,12 @@ int fa_transcode(const fa_transcode_opts *o, fa_transcode_result *res) {
     if (!rc) rc = fa_video_outdir_begin(o->out_dir, o->force, j.tmp, sizeof j.tmp);
     if (rc) return rc;
     j.v0 = j.a0 = j.v_last = INT64_MIN;
+    j.chunk = (fa_chunk){.start_s = 0, .end_s = HUGE_VAL, .first_segment = 1};
+    if (o->part == FA_PART_CHUNK) rc = pick_chunk(o, res, &j.chunk);
+    if (rc) {
+        fa_video_rmtree(j.tmp);
+        return rc;
+    }
     j.t_start = fa_clock_now();
     j.frame_s = 1.0 / res->source.fps;
     j.limit_s = o->max_input_s;
@@ -758,6 +847,9 @@ int fa_transcode(const fa_transcode_opts *o, fa_transcode_result *res) {
         report(&j, 1);
     }
     job_close(&j);
+    if (rc == 0 && o->part != FA_PART_ALL)
+        rc = fa_video_chunk_finish(j.tmp, res->ladder.n, o->part == FA_PART_CHUNK ? &j.chunk : NULL,
+                                   j.chunk_off == INT64_MIN ? 0 : j.chunk_off, j.in_tb);
     if (rc == 0) rc = fa_video_outdir_commit(j.tmp, o->out_dir, o->force);
     if (rc) fa_video_rmtree(j.tmp);
     return rc;

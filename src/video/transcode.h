@@ -130,6 +130,13 @@ typedef struct fa_video_feed {
     void *user;
 } fa_video_feed;
 
+/* Which part of the work one fa_transcode call does (see chunk.h). */
+typedef enum fa_transcode_part {
+    FA_PART_ALL,   /* the whole file, one process: the package in out_dir */
+    FA_PART_CHUNK, /* the video rungs of chunk chunk_index of the plan (no audio, no manifests) */
+    FA_PART_AUDIO  /* the audio alone, whole timeline (no manifests) */
+} fa_transcode_part;
+
 typedef struct fa_transcode_opts {
     const char *input;   /* source file */
     const char *out_dir; /* target directory (must not exist unless force) */
@@ -139,7 +146,7 @@ typedef struct fa_transcode_opts {
     int segment_s;                     /* segment duration, a multiple of gop_s; 0: 4 */
     int gop_s;                         /* keyframe interval in seconds; 0: 2 */
     int crf;                           /* x264 CRF under the VBV cap; 0: 23 */
-    fa_hwaccel hwaccel;                /* FA_HWACCEL_NONE: software only */
+    fa_hwaccel hwaccel;                /* default AUTO; FA_HWACCEL_NONE: software only */
     int force;                         /* replace an existing out_dir */
     double max_input_s;                /* transcode only the first seconds; 0: all */
     const fa_video_limits *limits;     /* NULL: fa_video_limits_default */
@@ -148,10 +155,13 @@ typedef struct fa_transcode_opts {
     double progress_interval_s;          /* 0: 0.5 */
     const volatile sig_atomic_t *cancel; /* nonzero -> stop, clean up, FA_EIO "interrupted"; may be NULL */
     const fa_video_feed *feed;           /* detector feed; NULL: none */
+    fa_transcode_part part;              /* FA_PART_ALL unless a chunk job (chunk.h) */
+    double chunk_s;                      /* FA_PART_CHUNK: the plan's chunk length, seconds */
+    int chunk_index;                     /* FA_PART_CHUNK: which chunk, 0-based */
 } fa_transcode_opts;
 
 /* Zeroed options with the defaults spelled out (preset "superfast",
- * segment 4, gop 2, crf 23, hwaccel none, progress interval 0.5). */
+ * segment 4, gop 2, crf 23, hwaccel auto, progress interval 0.5). */
 void fa_transcode_opts_default(fa_transcode_opts *o);
 
 typedef struct fa_transcode_result {
@@ -164,6 +174,7 @@ typedef struct fa_transcode_result {
     char video_encoder[32]; /* "libx264" or "h264_nvenc" */
     char hw_decoder[32];    /* hardware device used for decoding, or "" */
     int64_t feed_frames;    /* frames handed to the detector feed */
+    int first_segment;      /* chunk jobs: number of the first segment written (1 otherwise) */
 } fa_transcode_result;
 
 /* Probes o->input (refusing bad input before any work, see probe.h), plans

@@ -9,6 +9,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/hwcontext.h>
 
+#include "chunk.h"
 #include "transcode.h"
 
 /* The decoder for id, preferring software decoders that need no hardware:
@@ -43,6 +44,15 @@ int fa_video_package_alloc(AVFormatContext **oc, const char *dir);
  * 0..nvideo) in one adaptation set, the audio (stream nvideo, if any) in a
  * second, HLS playlists for the same segments. 0 or FA_EIO. */
 int fa_video_package_start(AVFormatContext *oc, int segment_s, int nvideo, int has_audio);
+
+/* ---- chunk.c: a chunk or audio job's directory made part of the whole stream */
+
+/* In dir, written by a chunk job (c != NULL: nvideo rungs, segments renamed
+ * to c->first_segment.. and their timestamps moved by off ticks of tb, the
+ * time of the chunk's first frame in the whole stream) or by the audio job
+ * (c == NULL: its stream 0 renamed to stream nvideo); removes the job's own
+ * manifests and writes chunk.json. 0 or FA_EIO/FA_EINVAL. */
+int fa_video_chunk_finish(const char *dir, int nvideo, const fa_chunk *c, int64_t off, AVRational tb);
 
 /* ---- hwaccel.c: optional decoding device and NVENC */
 

@@ -7,7 +7,10 @@
  * headless Chromium through hls.js and through dash.js
  * (tests/e2e/web/playback.mjs): playback must advance to the end, a switch
  * from the lowest to the top rung must be rendered, and no player error,
- * stall or buffer gap may be reported. Skipped, visibly, when chromium,
+ * stall or buffer gap may be reported. The third case plays the same clip
+ * encoded as chunk jobs (three 4 s chunks and the audio job, each its own
+ * process) and assembled (src/video/chunk.h), through both players: the
+ * joins between chunks must be invisible to MSE. Skipped, visibly, when chromium,
  * node or the npm packages (scripts/deps.sh installs them) are missing.
  */
 #include <signal.h>
@@ -35,6 +38,20 @@ static int have(const char *cmd) {
     return system(sh) == 0;
 }
 
+/* The clip as 3 chunk jobs + the audio job, assembled into media/match-chunked. */
+static int make_chunked_stream(const fixture *f) {
+    char cmd[9000];
+    static const char *const job[4] = {"0", "1", "2", "audio"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "transcode '%s/clip.mp4' --out '%s/job-%s' --chunk %s --chunk-seconds 4 "
+                 "--ladder 360,180 --preset ultrafast --progress none", f->dir, f->dir, job[i], job[i]);
+        if (fa_test_run_cli(cmd, NULL, NULL) != 0) return print_message("chunk job %s failed\n", job[i]), -1;
+    }
+    snprintf(cmd, sizeof cmd, "transcode --assemble --out '%s/media/match-chunked' '%s/job-0' '%s/job-1' "
+             "'%s/job-2' '%s/job-audio'", f->dir, f->dir, f->dir, f->dir, f->dir);
+    return fa_test_run_cli(cmd, NULL, NULL) == 0 ? 0 : (print_message("assemble failed\n"), -1);
+}
+
 static int make_stream(fixture *f) {
     char cmd[9000];
     snprintf(cmd, sizeof cmd,
@@ -51,7 +68,7 @@ static int make_stream(fixture *f) {
     int rc = fa_test_run_cli(cmd, NULL, &err);
     if (rc != 0) print_message("transcode failed (%d): %s\n", rc, err ? err : "");
     free(err);
-    return rc;
+    return rc ? rc : make_chunked_stream(f);
 }
 
 static int start_server(fixture *f) {
@@ -102,15 +119,15 @@ static int teardown(void **state) {
     return 0;
 }
 
-static void play(void **state, const char *kind, const char *file) {
+static void play_at(void **state, const char *kind, const char *name, const char *file) {
     fixture *f = *state;
     if (!f->dir) {
         print_message("SKIP: chromium, node, ffmpeg or tests/e2e/web/node_modules missing (scripts/deps.sh)\n");
         skip();
     }
     char cmd[9000], line[8192] = "";
-    snprintf(cmd, sizeof cmd, "node '%s/playback.mjs' --kind %s --url http://127.0.0.1:%d/media/match-1/%s "
-             "--timeout 60 2>&1", f->web, kind, f->port, file);
+    snprintf(cmd, sizeof cmd, "node '%s/playback.mjs' --kind %s --url http://127.0.0.1:%d/media/%s/%s "
+             "--timeout 60 2>&1", f->web, kind, f->port, name, file);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char buf[8192];
@@ -123,13 +140,21 @@ static void play(void **state, const char *kind, const char *file) {
     assert_non_null(strstr(line, "\"ok\":true"));
 }
 
+static void play(void **state, const char *kind, const char *file) { play_at(state, kind, "match-1", file); }
+
 static void test_hls(void **state) { play(state, "hls", "master.m3u8"); }
 static void test_dash(void **state) { play(state, "dash", "manifest.mpd"); }
+
+static void test_chunked(void **state) {
+    play_at(state, "hls", "match-chunked", "master.m3u8");
+    play_at(state, "dash", "match-chunked", "manifest.mpd");
+}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hls),
         cmocka_unit_test(test_dash),
+        cmocka_unit_test(test_chunked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
  * first 8 s of the real 1280x338 panorama to a three-rung DASH + HLS
  * package validated with ffprobe; bad inputs refused with exit 2, one
  * clear line and nothing left behind; an existing --out refused; SIGTERM in
- * the middle of a run leaving nothing; --help documenting every option.
+ * the middle of a run leaving nothing; --help documenting every option;
+ * the default --hwaccel auto logging exactly one line about the hardware.
  */
 #include "testutil.h"
 
@@ -77,6 +78,10 @@ static void test_panorama_8s(void **state) {
     assert_non_null(strstr(so, "\"percent\":100.0,"));
     assert_non_null(strstr(so, "{\"event\":\"done\""));
     assert_non_null(strstr(so, "\"feed_frames\":40,")); /* 8 s at 5 fps from the same decode */
+    /* --hwaccel auto by default: one line either way (device used, or the software fallback) */
+    const char *hw = strstr(se, "hardware");
+    assert_non_null(hw);
+    assert_null(strstr(hw + 1, "hardware"));
     assert_non_null(strstr(so, "\"rungs\":[{\"width\":1280,\"height\":338,\"maxrate_kbps\":3000},"
                                "{\"width\":854,\"height\":226,\"maxrate_kbps\":1500},"
                                "{\"width\":640,\"height\":168,\"maxrate_kbps\":800}]"));
@@ -218,9 +223,10 @@ static void test_help(void **state) {
     char *so = NULL;
     assert_int_equal(fa_test_run_cli("transcode --help", &so, NULL), 0);
     static const char *const opts[] = {
-        "--out DIR",      "--ladder LIST",    "--preset NAME",    "--segment SECONDS",
-        "--hwaccel MODE", "--force",          "--progress MODE",  "--duration SECONDS",
-        "--max-size WxH", "--max-duration S", "--detect-fps FPS", "--detect-size WxH",
+        "--out DIR",      "--ladder LIST",    "--preset NAME",     "--segment SECONDS",
+        "--hwaccel MODE", "--force",          "--progress MODE",   "--duration SECONDS",
+        "--max-size WxH", "--max-duration S", "--detect-fps FPS",  "--detect-size WxH",
+        "--plan",         "--chunk I|audio",  "--chunk-seconds S", "--assemble",
         "--help"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         if (!strstr(so, opts[i])) fail_msg("--help lacks %s", opts[i]);

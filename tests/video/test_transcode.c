@@ -226,7 +226,7 @@ static void test_hwaccel_fallback(void **state) {
     snprintf(out, sizeof out, "%s", in_tmp("hw"));
     fa_transcode_opts o;
     opts_for(&o, in_tmp("av.mp4"), out);
-    o.hwaccel = FA_HWACCEL_AUTO;
+    assert_int_equal(o.hwaccel, FA_HWACCEL_AUTO); /* the default: the probe is cheap (hwaccel.c) */
     o.max_input_s = 2;
     fa_transcode_result r;
     int rc = fa_transcode(&o, &r);
