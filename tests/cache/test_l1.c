@@ -341,7 +341,7 @@ static void test_held_entry_survives_eviction(void **state) {
     filler f = {.body_size = 1000};
     const fa_cache_entry *held;
     assert_int_equal(fa_l1_get_or_fill(l1, "held", test_fill, &f, &held), 0);
-    char key[16];
+    char key[24];
     for (int i = 0; i < 50; i++) {
         snprintf(key, sizeof key, "other%d", i);
         fill_key(l1, key, &f);
