@@ -28,9 +28,10 @@
 static void help(FILE *out) {
     fprintf(out,
             "usage: footanalytics detect IMAGE|DIR|VIDEO... --model PATH [--precision fp32|int8|fp16]\n"
-            "              [--backend auto|native|onednn] [--tiles auto|RxC|none] [--classes LIST]\n"
-            "              [--conf X] [--nms X] [--nms-agnostic] [--fps N] [--out FILE.json]\n"
-            "              [--draw FILE.png] [--eval] [--threads N] [--max-batch N] [--max-frames N]\n"
+            "              [--backend auto|native|onednn] [--tiles auto|RxC|none] [--roi auto|none]\n"
+            "              [--classes LIST] [--conf X] [--nms X] [--nms-agnostic] [--fps N]\n"
+            "              [--out FILE.json] [--draw FILE.png] [--eval] [--threads N] [--max-batch N]\n"
+            "              [--max-frames N]\n"
             "\n"
             "Detects objects (80 COCO classes) in images (JPEG, PNG), every image of a directory,\n"
             "or the frames of a video, with FastestDet (.onnx), NanoDet (.onnx) or a Darknet YOLO\n"
@@ -45,6 +46,9 @@ static void help(FILE *out) {
             "  --tiles T         auto (default): frames over 2.5x the network input in a side are cut\n"
             "                    into overlapping tiles of about the network's size, run as one\n"
             "                    batch; RxC: a fixed grid (e.g. 3x6); none: the whole frame\n"
+            "  --roi R           auto (default): when tiling, tile only the pitch (the largest\n"
+            "                    green area, grown by a margin; the whole frame when none is\n"
+            "                    found); none: tile the whole frame\n"
             "  --classes LIST    comma-separated COCO names to report, '_' for space\n"
             "                    (e.g. person,sports_ball; default all, or person,sports_ball\n"
             "                    with --eval)\n"
@@ -79,6 +83,7 @@ typedef struct detect_opts {
     uint8_t class_flags[FA_COCO_CLASSES];
     double fps;
     int eval, conf_set, max_frames;
+    char model_base[256]; /* the model's file name, for messages (model points here once open) */
 } detect_opts;
 
 /* --------------------------------------------------------------- inputs */
@@ -138,6 +143,9 @@ static int parse_option(detect_opts *o, int c, const char *arg) {
     case 't':
         if (fa_tiles_parse(arg, &o->det.tiles)) return fa_cli_usage("detect", "%s", fa_err_msg());
         return 0;
+    case 'r':
+        if (fa_roi_parse(arg, &o->det.roi)) return fa_cli_usage("detect", "%s", fa_err_msg());
+        return 0;
     case 'c': o->classes = arg; return 0;
     case 'C': o->conf_set = 1; return parse_unit("--conf", arg, &o->det.conf);
     case 'n': return parse_unit("--nms", arg, &o->det.nms);
@@ -161,6 +169,7 @@ static int parse_args(int argc, char **argv, detect_opts *o, int *first_input) {
                                           {"precision", required_argument, 0, 'p'},
                                           {"backend", required_argument, 0, 'b'},
                                           {"tiles", required_argument, 0, 't'},
+                                          {"roi", required_argument, 0, 'r'},
                                           {"classes", required_argument, 0, 'c'},
                                           {"conf", required_argument, 0, 'C'},
                                           {"nms", required_argument, 0, 'n'},
@@ -175,6 +184,7 @@ static int parse_args(int argc, char **argv, detect_opts *o, int *first_input) {
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     o->det.tiles.mode = FA_TILES_AUTO;
+    o->det.roi = 1;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -370,7 +380,8 @@ static int open_run(detect_run *r, detect_opts *o, const fa_cli_paths *inputs) {
     fa_video_quiet();
     r->det = fa_detector_new(o->model, &o->det);
     if (!r->det) return fa_err_code();
-    o->model = fa_path_base(o->model);
+    snprintf(o->model_base, sizeof o->model_base, "%s", fa_path_base(o->model));
+    o->model = o->model_base; /* model_buf dies with this call */
     int single = inputs->n == 1 && fa_cli_is_image(inputs->v[0]);
     r->array = !single;
     r->several = !single;

@@ -16,6 +16,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct op_ctx {
     const fa_nn_graph *g;
@@ -174,6 +177,59 @@ static void pool_row(const float *xp, int64_t W, int64_t h0, int64_t h1, const i
     }
 }
 
+/* m[w] = max(m[w], row[w]) for w < n: the column maxima of a window's rows
+ * (SSE where available; the same x > m ? x : m rule as pool_row). */
+static void max_rows_into(float *m, const float *row, int64_t n) {
+    int64_t w = 0;
+#if defined(__SSE2__)
+    for (; w + 4 <= n; w += 4)
+        _mm_storeu_ps(m + w, _mm_max_ps(_mm_loadu_ps(row + w), _mm_loadu_ps(m + w)));
+#endif
+    for (; w < n; w++)
+        m[w] = row[w] > m[w] ? row[w] : m[w];
+}
+
+/* MaxPool without dilation, separably: per output row, the column maxima
+ * over the window's rows (one contiguous vector pass per row), then each
+ * output the max of its columns' maxima. kh + kw compares per output
+ * instead of kh x kw scalar ones: FastestDet's 3x3/2 stem pool took 1.2 ms
+ * of 14 the other way (profiled). */
+static void max_pool_separable(const op_ctx *c, const int64_t *cw, float *colmax) {
+    const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
+    const fa_nn_attrs *a = &c->nd->a;
+    const float *x = in(c, 0);
+    float *y = out(c, 0);
+    int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
+    for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
+        const float *xp = x + p * H * W;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t h0 = oh * a->strides[0] - a->pads[0], h1 = h0 + a->kernel[0];
+            h0 = h0 < 0 ? 0 : h0, h1 = h1 < H ? h1 : H;
+            if (h0 < h1)
+                memcpy(colmax, xp + h0 * W, (size_t)W * sizeof *colmax);
+            else
+                for (int64_t w = 0; w < W; w++)
+                    colmax[w] = -INFINITY;
+            for (int64_t h = h0 + 1; h < h1; h++)
+                max_rows_into(colmax, xp + h * W, W);
+            float *yr = y + (p * OH + oh) * OW;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const float *cm = colmax + cw[ow];
+                float m = -INFINITY;
+                if (cw[OW + ow] - cw[ow] == 3) { /* the common 3-wide window, unrolled */
+                    m = cm[0] > m ? cm[0] : m;
+                    m = cm[1] > m ? cm[1] : m;
+                    m = cm[2] > m ? cm[2] : m;
+                } else {
+                    for (int64_t w = cw[ow]; w < cw[OW + ow]; w++)
+                        m = colmax[w] > m ? colmax[w] : m;
+                }
+                yr[ow] = m;
+            }
+        }
+    }
+}
+
 static int run_pool(const op_ctx *c) {
     const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
     const fa_nn_attrs *a = &c->nd->a;
@@ -182,13 +238,25 @@ static int run_pool(const op_ctx *c) {
     int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
     int is_max = c->nd->op == FA_NN_OP_MAXPOOL;
     int64_t *cw = fa_malloc((size_t)OW * 3 * sizeof *cw); /* cw0, cw1, padded width per column */
-    if (!cw) return FA_ENOMEM;
+    int separable = is_max && a->dilations[0] == 1 && a->dilations[1] == 1;
+    float *colmax = separable ? fa_malloc((size_t)W * sizeof *colmax) : NULL;
+    if (!cw || (separable && !colmax)) {
+        free(cw);
+        free(colmax);
+        return FA_ENOMEM;
+    }
     for (int64_t ow = 0; ow < OW; ow++) {
         int64_t w0 = ow * a->strides[1] - a->pads[1];
         int64_t w1 = w0 + (int64_t)(a->kernel[1] - 1) * a->dilations[1] + 1;
         cw[ow] = clip_lo(w0, a->dilations[1]);
         cw[OW + ow] = w1 < W ? w1 : W;
         cw[2 * OW + ow] = (w1 < W + a->pads[3] ? w1 : W + a->pads[3]) - w0;
+    }
+    if (colmax) {
+        max_pool_separable(c, cw, colmax);
+        free(cw);
+        free(colmax);
+        return 0;
     }
     for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
         const float *xp = x + p * H * W;

@@ -103,6 +103,22 @@ int fa_tiles_parse(const char *s, fa_tile_spec *spec);
 int fa_tiles_plan(const fa_tile_spec *spec, int img_w, int img_h, int net_w, int net_h, fa_tile *tiles,
                   int max);
 
+/* The pitch region of img (see tiles.c): the bounding box of the largest
+ * green-dominated area on a 1/8-scale grid, trimmed of thin spurs and
+ * grown by margins for heads above the far touchline and a lofted ball.
+ * Writes *roi (the whole frame when no pitch is found) and returns 1 when
+ * a pitch was found, 0 for the whole-frame fallback. Never fails: an
+ * allocation failure is the fallback too. */
+int fa_pitch_roi(const fa_image *img, fa_tile *roi);
+
+/* Parses --roi: "auto" (*auto_roi = 1) or "none" (0). 0 or FA_EUSAGE. */
+int fa_roi_parse(const char *s, int *auto_roi);
+
+/* fa_tiles_plan over the rectangle roi of the frame (tiles in frame
+ * coordinates, inside roi). */
+int fa_tiles_plan_roi(const fa_tile_spec *spec, const fa_tile *roi, int net_w, int net_h, fa_tile *tiles,
+                      int max);
+
 /* Marks d->cut when d's box touches an edge of tile t that is inside the
  * frame (within margin pixels). */
 void fa_tiles_mark_cut(fa_detection *d, const fa_tile *t, int img_w, int img_h, float margin);
@@ -114,11 +130,13 @@ typedef enum fa_det_family { FA_DET_FASTESTDET = 1, FA_DET_NANODET, FA_DET_YOLO 
 typedef struct fa_detector_options {
     const char *backend;    /* "auto" (NULL), "native", "onednn" */
     int precision;          /* fa_nn_precision (nn/kernels.h); INT8 needs a .fanq file */
-    int threads;            /* 0/1: one thread */
+    int threads;            /* 0/1: one thread; > 1: a tiled frame's tiles are split over this
+                               many pool threads (and the model's batch-1 convs use them) */
     float conf;             /* score threshold (default 0.3 when 0) */
     float nms;              /* IoU threshold (default 0.45 when 0) */
     int nms_agnostic;       /* 1: suppress across classes (the demos' rule); 0: class-aware */
     fa_tile_spec tiles;     /* default: none */
+    int roi;                /* 1: tile only the pitch region (fa_pitch_roi) when tiling; 0: whole frame */
     int max_batch;          /* tiles per network run (0: all tiles of a frame in one run) */
     const uint8_t *classes; /* FA_COCO_CLASSES flags of classes to report; NULL: all */
 } fa_detector_options;

@@ -74,7 +74,7 @@ static void test_help(void **state) {
     assert_int_equal(fa_test_run_cli("detect --help", &out, &err), 0);
     const char *opts[] = {"--model", "--precision",    "--backend",   "--tiles",      "--classes",  "--conf",
                           "--nms",   "--nms-agnostic", "--fps",       "--max-frames", "--out",      "--draw",
-                          "--eval",  "--threads",      "--max-batch", "--help",       "exit status"};
+                          "--eval",  "--threads",      "--max-batch", "--help",       "exit status", "--roi"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
         if (!strstr(out, opts[i])) fprintf(stderr, "help lacks %s\n", opts[i]);
         assert_non_null(strstr(out, opts[i]));
@@ -234,6 +234,46 @@ static void test_eval(void **state) {
     free(err);
 }
 
+/* Person AP@0.5 of an --eval run with extra options, and its tiles per frame. */
+static double eval_person_ap(const char *extra, int *tiles) {
+    char *out, *err;
+    int rc = fa_test_run_cli(args_buf("detect '%s' --model '%s' --eval %s", fa_test_data(FRAMES),
+                                      fa_test_data(FASTESTDET), extra),
+                             &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    const char *t = strstr(out, "10 frames, ");
+    assert_non_null(t);
+    assert_int_equal(sscanf(t, "10 frames, %d tiles per frame", tiles), 1);
+    size_t gt, dets, tp;
+    double ap = -1;
+    const char *p = strstr(out, "\nperson");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nperson %zu %zu %zu %lf", &gt, &dets, &tp, &ap), 4);
+    assert_int_equal(gt, 233);
+    free(out);
+    free(err);
+    return ap;
+}
+
+/* The pitch region (default --roi auto) tiles 8 tiles per frame instead of
+ * 32 without losing person AP (0.2244 vs 0.2168 when measured), on 1 and 2
+ * threads alike. */
+static void test_roi(void **state) {
+    (void)state;
+    FA_TEST_REQUIRE_DATA(fa_test_data(FRAMES));
+    int t_roi, t_whole, t_two;
+    double ap_roi = eval_person_ap("", &t_roi), ap_whole = eval_person_ap("--roi none", &t_whole);
+    double ap_two = eval_person_ap("--threads 2", &t_two);
+    print_message("person AP: roi %.4f (%d tiles), whole frame %.4f (%d tiles)\n", ap_roi, t_roi, ap_whole,
+                  t_whole);
+    assert_int_equal(t_roi, 8);
+    assert_int_equal(t_whole, 32);
+    assert_int_equal(t_two, 8);
+    assert_true(ap_roi >= ap_whole - 0.01);
+    assert_true(ap_two == ap_roi);
+}
+
 static void test_model_dir(void **state) {
     (void)state;
     FA_TEST_REQUIRE_DATA(fa_test_data(FASTESTDET));
@@ -267,6 +307,8 @@ static void test_errors(void **state) {
     expect_failure(args_buf("detect --model '%s'", m), 1, "no IMAGE, DIR or VIDEO given");
     expect_failure(args_buf("detect '%s' --model '%s' --tiles 3*6", dog, m), 1,
                    "--tiles: expected auto, none or RxC (rows and columns 1..16, e.g. 3x6), got '3*6'");
+    expect_failure(args_buf("detect '%s' --model '%s' --roi pitch", dog, m), 1,
+                   "--roi: expected auto or none, got 'pitch'");
     expect_failure(args_buf("detect '%s' --model '%s' --conf 2", dog, m), 1,
                    "--conf: expected a number in 0..1, got '2'");
     expect_failure(args_buf("detect '%s' --model '%s' --classes person,goalpost", dog, m), 1,
@@ -303,6 +345,7 @@ int main(void) {
         cmocka_unit_test(test_video),
         cmocka_unit_test(test_draw),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_roi),
         cmocka_unit_test(test_model_dir),
         cmocka_unit_test(test_errors),
     };

@@ -256,6 +256,51 @@ static void test_constant_folding(void **state) {
     fa_nn_model_free(model);
 }
 
+/* A Reshape of an arena tensor is that tensor's buffer under a new shape
+ * (runtime.c's memory plan: no copy), while a Reshape of the graph input,
+ * which the caller owns, still copies; values right either way. */
+static void test_reshape_alias(void **state) {
+    (void)state;
+    pbw g = {0}, t, n;
+    t = pbw_tensor_i64("shape", (const int64_t[]){1, -1}, 2);
+    pbw_msg(&g, 5, &t);
+    n = pbw_node("relu", "Relu", (const char *[]){"x", NULL}, (const char *[]){"r", NULL}, NULL, 0);
+    pbw_msg(&g, 1, &n);
+    n = pbw_node("rs", "Reshape", (const char *[]){"r", "shape", NULL}, (const char *[]){"y", NULL}, NULL, 0);
+    pbw_msg(&g, 1, &n);
+    n = pbw_node("rx", "Reshape", (const char *[]){"x", "shape", NULL}, (const char *[]){"z", NULL}, NULL, 0);
+    pbw_msg(&g, 1, &n);
+    t = pbw_value("x", x_dims, 4);
+    pbw_msg(&g, 11, &t);
+    const char *outs[] = {"r", "y", "z"};
+    for (int i = 0; i < 3; i++) {
+        t = pbw_value(outs[i], NULL, 0);
+        pbw_msg(&g, 12, &t);
+    }
+    pbw m = pbw_model(&g, 11);
+    fa_nn_model *model = fa_nn_model_from_graph(fa_nn_onnx_load_mem("alias.onnx", m.b, m.n), NULL);
+    if (!model) fail_msg("%s", fa_err_msg());
+    fa_nn_session *s = fa_nn_session_new(model, 1);
+    assert_non_null(s);
+    float x[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i - 8);
+    float *y[3];
+    assert_int_equal(fa_nn_run(s, x, y), 0);
+    int64_t shape[FA_NN_MAX_RANK];
+    int rank = 0;
+    assert_ptr_equal(fa_nn_session_output(s, 1, shape, &rank), y[0]); /* y is r's buffer */
+    assert_int_equal(rank, 2);
+    assert_int_equal(shape[1], 16);
+    assert_true(y[2] != x);
+    for (int i = 0; i < 16; i++) {
+        assert_float_equal(y[1][i], i < 8 ? 0.0f : (float)(i - 8), 0);
+        assert_float_equal(y[2][i], (float)(i - 8), 0);
+    }
+    fa_nn_session_free(s);
+    fa_nn_model_free(model);
+}
+
 /* A constant Split whose two outputs carry one name: refused (fuzz found the second buffer leaked). */
 static void test_output_named_twice(void **state) {
     (void)state;
@@ -357,7 +402,7 @@ int main(void) {
         cmocka_unit_test(test_synthetic_runs), cmocka_unit_test(test_batchnorm_folding),
         cmocka_unit_test(test_wire_errors),    cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_constant_folding),
-        cmocka_unit_test(test_output_named_twice),
+        cmocka_unit_test(test_output_named_twice), cmocka_unit_test(test_reshape_alias),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,59 @@ static void test_tiled_frame(void **state) {
     fa_image_free(&img);
 }
 
+/* Tiles over the pitch region only (8 tiles instead of 32), on 1 and on 2
+ * threads: the two-lane run must give exactly the one-thread boxes. */
+static void test_roi_threads(void **state) {
+    (void)state;
+    FA_TEST_REQUIRE_DATA(fa_test_data(FRAME));
+    fa_image img;
+    assert_int_equal(fa_image_load(fa_test_data(FRAME), &img), 0);
+    uint8_t wanted[FA_COCO_CLASSES] = {0};
+    wanted[FA_COCO_PERSON] = wanted[FA_COCO_SPORTS_BALL] = 1;
+    fa_detector_options o = {.classes = wanted, .tiles = {FA_TILES_AUTO, 0, 0}, .roi = 1};
+    fa_detector *one = open_detector(FASTESTDET, &o);
+    o.threads = 2;
+    fa_detector *two = open_detector(FASTESTDET, &o);
+    o.max_batch = 3; /* lanes of 4 tiles in chunks of 3 and 1 */
+    fa_detector *chunked = open_detector(FASTESTDET, &o);
+    fa_detections a = {0}, b = {0}, c = {0};
+    int na, nb, nc;
+    fa_tile roi;
+    assert_int_equal(fa_pitch_roi(&img, &roi), 1);
+    assert_int_equal(fa_detector_run(one, &img, &a, &na), 0);
+    assert_int_equal(fa_detector_run(two, &img, &b, &nb), 0);
+    assert_int_equal(fa_detector_run(chunked, &img, &c, &nc), 0);
+    assert_int_equal(na, 8);
+    assert_int_equal(nb, 8);
+    assert_int_equal(nc, 8);
+    print_message("persons in the pitch region: %zu\n", count_class(&a, FA_COCO_PERSON));
+    assert_true(count_class(&a, FA_COCO_PERSON) >= 15);
+    for (size_t i = 0; i < a.n; i++) {
+        const float *x = a.v[i].box;
+        float cx = (x[0] + x[2]) / 2, cy = (x[1] + x[3]) / 2; /* a box may reach out of its tile */
+        assert_true(cx >= roi.x && cy >= roi.y && cx <= roi.x + roi.w && cy <= roi.y + roi.h);
+    }
+    assert_int_equal(a.n, b.n);
+    assert_int_equal(a.n, c.n);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.v[i].class_id, b.v[i].class_id);
+        assert_memory_equal(a.v[i].box, b.v[i].box, sizeof a.v[i].box);
+        assert_true(a.v[i].score == b.v[i].score);
+        assert_int_equal(a.v[i].class_id, c.v[i].class_id);
+        assert_float_equal(a.v[i].score, c.v[i].score, 1e-5);
+    }
+    /* again through the same lanes (sessions reused) */
+    assert_int_equal(fa_detector_run(two, &img, &b, &nb), 0);
+    assert_int_equal(a.n, b.n);
+    fa_detections_free(&a);
+    fa_detections_free(&b);
+    fa_detections_free(&c);
+    fa_detector_free(one);
+    fa_detector_free(two);
+    fa_detector_free(chunked);
+    fa_image_free(&img);
+}
+
 static void test_preprocess(void **state) {
     (void)state;
     fa_image img;
@@ -366,6 +419,7 @@ int main(void) {
         cmocka_unit_test(test_decode_nanodet_golden),
         cmocka_unit_test(test_reference_opencv),
         cmocka_unit_test(test_tiled_frame),
+        cmocka_unit_test(test_roi_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
