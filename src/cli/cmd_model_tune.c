@@ -36,7 +36,7 @@
 #define MAX_IMAGE_ARGS 256
 
 typedef struct tune_args {
-    const char *model, *out, *backend, *tiles;
+    const char *model, *out, *backend, *tiles, *roi;
     char *images[MAX_IMAGE_ARGS];
     int n_images;
     int method, fp32_heads, max_inputs, runs;
@@ -57,13 +57,24 @@ static void inputs_free(tile_inputs *t) {
     t->n = 0;
 }
 
+/* The tiles the detector would run on img: its tile plan, over the pitch
+ * region when roi is set (as `detect --roi auto`). Returns the count. */
+static int plan_tiles(const fa_tile_spec *spec, int roi, const fa_image *img, int net_w, int net_h,
+                      fa_tile *plan) {
+    fa_tile area = {0, 0, img->w, img->h};
+    if (roi && spec->mode != FA_TILES_NONE) fa_pitch_roi(img, &area);
+    return fa_tiles_plan_roi(spec, &area, net_w, net_h, plan, FA_TILES_MAX);
+}
+
 /* Every tile of every frame (the detector's tile plan), keeping at most max
  * spread evenly over all of them: tile k of K is kept when it crosses a
- * multiple of K / max. */
-static int gather_tiles(const fa_cli_paths *paths, const char *tiles, fa_det_family fam, int net_w, int net_h,
+ * multiple of K / max. Calibrating on the tiles the detector will see
+ * matters: with the pitch ROI, tiles of the stands would skew the ranges. */
+static int gather_tiles(const fa_cli_paths *paths, const tune_args *a, fa_det_family fam, int net_w, int net_h,
                         size_t max, tile_inputs *out) {
     fa_tile_spec spec;
-    if (fa_tiles_parse(tiles, &spec)) return fa_err_code();
+    int roi = 1;
+    if (fa_tiles_parse(a->tiles, &spec) || fa_roi_parse(a->roi, &roi)) return fa_err_code();
     fa_tile *plan = fa_malloc(FA_TILES_MAX * sizeof *plan);
     uint8_t *scratch = fa_malloc((size_t)net_w * net_h * 3);
     size_t total = 0, per = (size_t)3 * net_w * net_h;
@@ -73,7 +84,7 @@ static int gather_tiles(const fa_cli_paths *paths, const char *tiles, fa_det_fam
     for (size_t i = 0; counts && !rc && i < paths->n; i++) {
         fa_image img = {0};
         rc = fa_image_load(paths->v[i], &img);
-        if (!rc) counts[i] = fa_tiles_plan(&spec, img.w, img.h, net_w, net_h, plan, FA_TILES_MAX);
+        if (!rc) counts[i] = plan_tiles(&spec, roi, &img, net_w, net_h, plan);
         total += rc ? 0 : (size_t)counts[i];
         fa_image_free(&img);
     }
@@ -83,7 +94,7 @@ static int gather_tiles(const fa_cli_paths *paths, const char *tiles, fa_det_fam
     for (size_t i = 0; !rc && i < paths->n && out->n < keep; i++) {
         fa_image img = {0};
         rc = fa_image_load(paths->v[i], &img);
-        int n = rc ? 0 : fa_tiles_plan(&spec, img.w, img.h, net_w, net_h, plan, FA_TILES_MAX);
+        int n = rc ? 0 : plan_tiles(&spec, roi, &img, net_w, net_h, plan);
         for (int k = 0; !rc && k < n && out->n < keep; k++, seen++) {
             if ((seen * keep) / total == ((seen + 1) * keep) / total) continue; /* not this one */
             float *x = fa_malloc(per * sizeof *x);
@@ -137,6 +148,7 @@ static void quantize_help(FILE *out) {
             "  --fp32-heads      keep the detection-head convolutions in fp32\n"
             "  --max-inputs N    calibrate on at most N tiles, spread over all frames (default 64)\n"
             "  --tiles T         auto (default), RxC or none, as 'detect --tiles'\n"
+            "  --roi R           auto (default) or none, as 'detect --roi': tiles of the pitch only\n"
             "  --out FILE        the .fanq file (default: MODEL's base name + .fanq, here)\n"
             "  --backend B       auto (default), native, onednn: the engine running the calibration\n"
             "  -h, --help        show this help\n");
@@ -152,7 +164,7 @@ static int quantize(const tune_args *a) {
     fa_nn_model *m = NULL;
     fa_nn_quant *q = NULL;
     int rc = fa_cli_paths_expand((char **)a->images, a->n_images, &paths);
-    if (!rc) rc = gather_tiles(&paths, a->tiles, fam, w, h, (size_t)a->max_inputs, &in);
+    if (!rc) rc = gather_tiles(&paths, a, fam, w, h, (size_t)a->max_inputs, &in);
     if (!rc && !(m = fa_nn_model_load(a->model, &no))) rc = -1;
     fa_nn_calib_options co = {.method = a->method, .percentile = a->percentile, .fp32_heads = a->fp32_heads};
     double t0 = fa_clock_now();
@@ -202,6 +214,7 @@ static void prune_help(FILE *out) {
             "                    default: none, a fixed random input)\n"
             "  --runs N          timed runs of each model (default 30)\n"
             "  --tiles T         auto (default), RxC or none, as 'detect --tiles'\n"
+            "  --roi R           auto (default) or none, as 'detect --roi'\n"
             "  --backend B       auto (default), native, onednn\n"
             "  -h, --help        show this help\n");
 }
@@ -325,7 +338,7 @@ static int prune_build(const tune_args *a, prune_run *p) {
         int w = 0, h = 0;
         if (probe_detector(a->model, a->backend, &fam, &w, &h)) return -1;
         if (fa_cli_paths_expand((char **)a->images, a->n_images, &p->paths)) return -1;
-        return gather_tiles(&p->paths, a->tiles, fam, w, h, 16, &p->in);
+        return gather_tiles(&p->paths, a, fam, w, h, 16, &p->in);
     }
     int64_t shape[FA_NN_MAX_RANK];
     int rank = fa_nn_model_input_shape(p->base, shape);
@@ -347,10 +360,11 @@ static int prune_build(const tune_args *a, prune_run *p) {
  * worse of the two classes' losses in points (NAN when not measured). */
 static int prune_ap(const tune_args *a, prune_run *p, double *ap_loss) {
     fa_tile_spec spec;
-    if (fa_tiles_parse(a->tiles, &spec)) return -1;
+    int roi = 1;
+    if (fa_tiles_parse(a->tiles, &spec) || fa_roi_parse(a->roi, &roi)) return -1;
     uint8_t classes[FA_COCO_CLASSES] = {0};
     classes[FA_COCO_PERSON] = classes[FA_COCO_SPORTS_BALL] = 1;
-    fa_detector_options o = {.conf = 0.05f, .tiles = spec, .classes = classes};
+    fa_detector_options o = {.conf = 0.05f, .tiles = spec, .classes = classes, .roi = roi};
     double before[2], after[2];
     int labelled = 0;
     fa_detector *db = fa_detector_from_model(p->base, fa_path_base(a->model), &o);
@@ -425,9 +439,10 @@ static int parse_tune(const char *sub, int argc, char **argv, tune_args *a, char
         {"percentile", required_argument, 0, 'p'}, {"fp32-heads", no_argument, 0, 'H'},
         {"max-inputs", required_argument, 0, 'n'}, {"tiles", required_argument, 0, 't'},
         {"out", required_argument, 0, 'o'},     {"backend", required_argument, 0, 'b'},
+        {"roi", required_argument, 0, 'I'},
         {"ratio", required_argument, 0, 'r'},   {"runs", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    *a = (tune_args){.backend = "auto", .tiles = "auto", .method = strcmp(sub, "prune") ? FA_NN_CALIB_ENTROPY : 0,
+    *a = (tune_args){.backend = "auto", .tiles = "auto", .roi = "auto", .method = strcmp(sub, "prune") ? FA_NN_CALIB_ENTROPY : 0,
                      .max_inputs = 64, .runs = 30};
     int c;
     char *end;
@@ -453,6 +468,7 @@ static int parse_tune(const char *sub, int argc, char **argv, tune_args *a, char
                 return fa_cli_usage("model", "--max-inputs: '%s' is not a count from 1 to 10000", optarg);
             break;
         case 't': a->tiles = optarg; break;
+        case 'I': a->roi = optarg; break;
         case 'o': a->out = optarg; break;
         case 'b': a->backend = optarg; break;
         case 'r':
