@@ -1,7 +1,8 @@
 /*
  * test_transcode.c (e2e) - the real `footanalytics transcode` binary: the
  * first 8 s of the real 1280x338 panorama to a three-rung DASH + HLS
- * package validated with ffprobe; bad inputs refused with exit 2, one
+ * package validated with ffprobe, and the first 4 s of the real 4K HEVC
+ * clip to 1080/720; bad inputs refused with exit 2, one
  * clear line and nothing left behind; an existing --out refused; SIGTERM in
  * the middle of a run leaving nothing; --help documenting every option;
  * the default --hwaccel auto logging exactly one line about the hardware.
@@ -116,6 +117,36 @@ static void test_panorama_8s(void **state) {
         assert_int_equal(pc_check_playlist(out, name), 3);
     }
     free(so);
+    free(se);
+}
+
+/* The real 4K HEVC SoccerTrack clip (3072x1728, 25 fps, no audio): its first
+ * 4 s to the 1080/720 rungs (a source over 720p), validated like the panorama. */
+static void test_hevc_4k_4s(void **state) {
+    (void)state;
+    const char *clip = fa_test_data("video/soccertrack_left_camera.mp4");
+    FA_TEST_REQUIRE_DATA(clip);
+    char out[1024], args[2048];
+    snprintf(out, sizeof out, "%s", in_tmp("hevc"));
+    snprintf(args, sizeof args, "transcode '%s' --out '%s' --duration 4 --ladder 1080,720 --preset ultrafast "
+             "--progress none", clip, out);
+    char *se = NULL;
+    int rc = fa_test_run_cli(args, NULL, &se);
+    if (rc != 0) fail_msg("exit %d: %s", rc, se);
+    static const int w[2] = {1920, 1280}, h[2] = {1080, 720};
+    for (int i = 0; i < 2; i++) {
+        pc_stream s;
+        assert_int_equal(pc_probe_stream(out, i, in_tmp("hevc-joined.mp4"), &s), 0);
+        assert_int_equal(s.width, w[i]);
+        assert_int_equal(s.height, h[i]);
+        assert_int_equal(s.packets, 100);
+        assert_float_equal(s.first, 0.0, 1e-9);
+        assert_float_equal(s.end, 4.0, 0.04);
+        assert_int_equal(s.nkeys, 2);
+        assert_float_equal(s.keys[1], 2.0, 1e-6);
+        assert_int_equal(pc_count_chunks(out, i), 1);
+    }
+    assert_int_equal(pc_check_playlist(out, "master.m3u8"), 2);
     free(se);
 }
 
@@ -236,6 +267,7 @@ static void test_help(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_panorama_8s),
+        cmocka_unit_test(test_hevc_4k_4s),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_existing_out_and_usage),
         cmocka_unit_test(test_sigterm_leaves_nothing),
