@@ -1,8 +1,8 @@
 /*
  * e2e_http.h - what the end-to-end tests need to talk to a running
  * `footanalytics serve`: a one-shot HTTP/1.1 request over loopback, a
- * sample read from its /metrics, waiting for a sample to move, and reading
- * the port a server prints. Static functions in a header, because each
+ * sample read from its /metrics, waiting for a sample to move, reading
+ * the port a server prints, and starting one that serves a media directory. Static functions in a header, because each
  * test is its own program (one test file per feature) and these few are
  * the same in all of them.
  */
@@ -82,6 +82,29 @@ static inline double e2e_wait_metric(int port, const char *sample, double want) 
 static inline int e2e_port_of(const char *line) {
     const char *at = strstr(line, "127.0.0.1:");
     return at ? atoi(at + 10) : 0;
+}
+
+/* Starts `footanalytics --log-level error serve --db DB --port 0 --loops 1
+ * --media MEDIA` ($FA_BIN) and reads the line it prints once it listens.
+ * The port, or 0 when it did not start; *pid gets the child (stop it with
+ * SIGTERM and waitpid). */
+static inline int e2e_serve_media(const char *db, const char *media, pid_t *pid) {
+    int out[2];
+    if (pipe(out) != 0) return 0;
+    *pid = fork();
+    if (*pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execl(getenv("FA_BIN"), "footanalytics", "--log-level", "error", "serve", "--db", db, "--port", "0",
+              "--loops", "1", "--media", media, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256];
+    FILE *f = fdopen(out[0], "r");
+    int port = f && fgets(line, sizeof line, f) ? e2e_port_of(line) : 0;
+    if (f) fclose(f);
+    return port;
 }
 
 #endif

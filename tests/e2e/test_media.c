@@ -58,22 +58,7 @@ static int start(void **state) {
     char db[4200], media[4200];
     snprintf(db, sizeof db, "%s/fa.db", s->dir);
     snprintf(media, sizeof media, "%s/media", s->dir);
-    int out[2];
-    if (pipe(out) != 0) return -1;
-    s->pid = fork();
-    if (s->pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        execl(getenv("FA_BIN"), "footanalytics", "--log-level", "error", "serve", "--db", db, "--port", "0",
-              "--loops", "1", "--media", media, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256];
-    FILE *f = fdopen(out[0], "r");
-    if (!f || !fgets(line, sizeof line, f)) return -1;
-    fclose(f);
-    s->port = e2e_port_of(line);
+    s->port = e2e_serve_media(db, media, &s->pid);
     *state = s;
     return s->port > 0 ? 0 : -1;
 }

@@ -75,22 +75,7 @@ static int start_server(fixture *f) {
     char db[4200], media[4200];
     snprintf(db, sizeof db, "%s/fa.db", f->dir);
     snprintf(media, sizeof media, "%s/media", f->dir);
-    int out[2];
-    if (pipe(out) != 0) return -1;
-    f->server = fork();
-    if (f->server == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        execl(getenv("FA_BIN"), "footanalytics", "--log-level", "error", "serve", "--db", db, "--port", "0",
-              "--loops", "1", "--media", media, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256];
-    FILE *fp = fdopen(out[0], "r");
-    if (!fp || !fgets(line, sizeof line, fp)) return -1;
-    fclose(fp);
-    f->port = e2e_port_of(line);
+    f->port = e2e_serve_media(db, media, &f->server);
     return f->port > 0 ? 0 : -1;
 }
 

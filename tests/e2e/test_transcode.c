@@ -17,32 +17,16 @@
 #include "core/core.h"
 #include "../video/package_check.h"
 
-static char *tmp;
-
-static const char *in_tmp(const char *name) {
-    static char buf[8][1024];
-    static int next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof buf[0], "%s/%s", tmp, name);
-    return b;
-}
-
-static void ffmpeg(const char *args, const char *out) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -y %s '%s'", args, in_tmp(out));
-    assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state) {
     (void)state;
-    tmp = fa_test_tmpdir();
+    pc_tmp = fa_test_tmpdir();
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    fa_test_rmtree(tmp);
-    free(tmp);
+    fa_test_rmtree(pc_tmp);
+    free(pc_tmp);
     return 0;
 }
 
@@ -67,7 +51,7 @@ static void test_panorama_8s(void **state) {
     const char *clip = fa_test_data("video/soccertrack_v2_demo-tracking_annotated.mp4");
     FA_TEST_REQUIRE_DATA(clip);
     char out[1024], args[2048];
-    snprintf(out, sizeof out, "%s", in_tmp("pano"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("pano"));
     snprintf(args, sizeof args,
              "transcode '%s' --out '%s' --duration 8 --preset ultrafast --progress json --detect-fps 5 "
              "--detect-size 320x84",
@@ -90,7 +74,7 @@ static void test_panorama_8s(void **state) {
     pc_stream first;
     for (int i = 0; i < 3; i++) {
         pc_stream s;
-        assert_int_equal(pc_probe_stream(out, i, in_tmp("joined.mp4"), &s), 0);
+        assert_int_equal(pc_probe_stream(out, i, pc_in_tmp("joined.mp4"), &s), 0);
         assert_int_equal(s.width, w[i]);
         assert_int_equal(s.height, h[i]);
         assert_int_equal(s.packets, 200);
@@ -106,7 +90,7 @@ static void test_panorama_8s(void **state) {
         assert_int_equal(pc_count_chunks(out, i), 2);
     }
     assert_int_equal(pc_mpd_segments(out), 3 * 2);
-    char *mpd = fa_test_read_file(in_tmp("pano/manifest.mpd"), NULL);
+    char *mpd = fa_test_read_file(pc_in_tmp("pano/manifest.mpd"), NULL);
     assert_non_null(strstr(mpd, "par=\"512:135\"")); /* one adaptation set, one display aspect */
     assert_null(strstr(mpd, "<AdaptationSet id=\"1\""));
     free(mpd);
@@ -127,7 +111,7 @@ static void test_hevc_4k_4s(void **state) {
     const char *clip = fa_test_data("video/soccertrack_left_camera.mp4");
     FA_TEST_REQUIRE_DATA(clip);
     char out[1024], args[2048];
-    snprintf(out, sizeof out, "%s", in_tmp("hevc"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("hevc"));
     snprintf(args, sizeof args, "transcode '%s' --out '%s' --duration 4 --ladder 1080,720 --preset ultrafast "
              "--progress none", clip, out);
     char *se = NULL;
@@ -136,7 +120,7 @@ static void test_hevc_4k_4s(void **state) {
     static const int w[2] = {1920, 1280}, h[2] = {1080, 720};
     for (int i = 0; i < 2; i++) {
         pc_stream s;
-        assert_int_equal(pc_probe_stream(out, i, in_tmp("hevc-joined.mp4"), &s), 0);
+        assert_int_equal(pc_probe_stream(out, i, pc_in_tmp("hevc-joined.mp4"), &s), 0);
         assert_int_equal(s.width, w[i]);
         assert_int_equal(s.height, h[i]);
         assert_int_equal(s.packets, 100);
@@ -152,8 +136,8 @@ static void test_hevc_4k_4s(void **state) {
 
 static void expect_exit2(const char *name, const char *needle) {
     char out[1024], args[2048];
-    snprintf(out, sizeof out, "%s.out", in_tmp(name));
-    snprintf(args, sizeof args, "transcode '%s' --out '%s' --progress none", in_tmp(name), out);
+    snprintf(out, sizeof out, "%s.out", pc_in_tmp(name));
+    snprintf(args, sizeof args, "transcode '%s' --out '%s' --progress none", pc_in_tmp(name), out);
     char *se = NULL;
     int rc = fa_test_run_cli(args, NULL, &se);
     assert_int_equal(rc, 2);
@@ -166,21 +150,21 @@ static void expect_exit2(const char *name, const char *needle) {
 
 static void test_bad_inputs(void **state) {
     (void)state;
-    free(fa_test_write_file(tmp, "zero.mp4", "", 0));
+    free(fa_test_write_file(pc_tmp, "zero.mp4", "", 0));
     expect_exit2("zero.mp4", "zero.mp4: empty file (0 bytes)");
     const char *text = "kick-off 15:00\n";
-    free(fa_test_write_file(tmp, "notes.mp4", text, strlen(text)));
+    free(fa_test_write_file(pc_tmp, "notes.mp4", text, strlen(text)));
     expect_exit2("notes.mp4", "notes.mp4: not a media file");
-    ffmpeg("-f lavfi -i sine=d=1 -c:a aac", "audio.mp4");
+    pc_ffmpeg("-f lavfi -i sine=d=1 -c:a aac", "audio.mp4");
     expect_exit2("audio.mp4", "audio.mp4: audio only: no video stream");
-    ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast", "whole.mp4");
+    pc_ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast", "whole.mp4");
     size_t n;
-    char *d = fa_test_read_file(in_tmp("whole.mp4"), &n);
-    free(fa_test_write_file(tmp, "cut.mp4", d, n / 2));
+    char *d = fa_test_read_file(pc_in_tmp("whole.mp4"), &n);
+    free(fa_test_write_file(pc_tmp, "cut.mp4", d, n / 2));
     free(d);
     expect_exit2("cut.mp4", "cut.mp4: not a media file, or a truncated or corrupt one");
-    ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libx264 -preset ultrafast", "small.mkv");
-    unsigned char *m = (unsigned char *)fa_test_read_file(in_tmp("small.mkv"), &n);
+    pc_ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libx264 -preset ultrafast", "small.mkv");
+    unsigned char *m = (unsigned char *)fa_test_read_file(pc_in_tmp("small.mkv"), &n);
     static const unsigned char old[10] = {0xb0, 0x82, 0x01, 0x40, 0xba, 0x81, 0xb4, 0x9a, 0x81, 0x02};
     static const unsigned char big[10] = {0xb0, 0x83, 0x01, 0x86, 0xa0, 0xba, 0x83, 0x01, 0x86, 0xa0};
     size_t at = 0;
@@ -188,32 +172,32 @@ static void test_bad_inputs(void **state) {
         at++;
     assert_true(at + 10 <= n);
     memcpy(m + at, big, 10);
-    free(fa_test_write_file(tmp, "huge.mkv", m, n));
+    free(fa_test_write_file(pc_tmp, "huge.mkv", m, n));
     free(m);
     expect_exit2("huge.mkv", "huge.mkv: stream 0: header claims an absurd picture size 100000x100000");
 }
 
 static void test_existing_out_and_usage(void **state) {
     (void)state;
-    ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast", "ok.mp4");
+    pc_ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast", "ok.mp4");
     char out[1024], args[2048];
-    snprintf(out, sizeof out, "%s", in_tmp("exists"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("exists"));
     assert_int_equal(mkdir(out, 0755), 0);
-    snprintf(args, sizeof args, "transcode '%s' --out '%s'", in_tmp("ok.mp4"), out);
+    snprintf(args, sizeof args, "transcode '%s' --out '%s'", pc_in_tmp("ok.mp4"), out);
     char *se = NULL;
     assert_int_equal(fa_test_run_cli(args, NULL, &se), 1);
     assert_non_null(strstr(se, "already exists (use --force to replace it)"));
     free(se);
-    snprintf(args, sizeof args, "transcode '%s' --out '%s' --ladder 720,,360", in_tmp("ok.mp4"), in_tmp("x"));
+    snprintf(args, sizeof args, "transcode '%s' --out '%s' --ladder 720,,360", pc_in_tmp("ok.mp4"), pc_in_tmp("x"));
     assert_int_equal(fa_test_run_cli(args, NULL, &se), 1);
     assert_non_null(strstr(se, "--ladder: '': expected a height such as 720"));
     free(se);
     snprintf(args, sizeof args, "transcode '%s' --out '%s' --force --preset ultrafast --progress none",
-             in_tmp("ok.mp4"), out);
+             pc_in_tmp("ok.mp4"), out);
     char *so = NULL;
     assert_int_equal(fa_test_run_cli(args, &so, &se), 0);
     assert_non_null(strstr(so, "rung 0: 160x90 (SAR 1:1) max 200 kbit/s"));
-    assert_true(fa_test_file_exists(in_tmp("exists/manifest.mpd")));
+    assert_true(fa_test_file_exists(pc_in_tmp("exists/manifest.mpd")));
     free(so);
     free(se);
 }
@@ -225,7 +209,7 @@ static void test_sigterm_leaves_nothing(void **state) {
     const char *clip = fa_test_data("video/soccertrack_v2_demo-tracking_annotated.mp4");
     FA_TEST_REQUIRE_DATA(clip);
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("killed"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("killed"));
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {

@@ -2,8 +2,10 @@
  * package_check.h - test-side validation of a transcode's output with the
  * ffprobe binary: per stream picture size, keyframe timestamps, first and
  * last timestamps; per package the files the MPD and the HLS playlists name
- * and the segment counts. Header-only (static functions) because it is
- * shared by tests/video/test_transcode.c and tests/e2e/test_transcode.c,
+ * and the segment counts; and the inputs' side: the test's scratch
+ * directory and test clips generated there by the ffmpeg command line.
+ * Header-only (static functions) because it is shared by the video tests
+ * (test_probe, test_transcode, test_chunks) and tests/e2e/test_transcode.c,
  * each a single-file test program.
  */
 #ifndef FA_TEST_PACKAGE_CHECK_H
@@ -18,6 +20,28 @@
 
 #define PC_MAX_KEYS 256
 
+/* The test program's scratch directory (made by its group setup). */
+static char *pc_tmp;
+
+/* pc_tmp/name (eight calls' results stay valid at once). */
+static inline const char *pc_in_tmp(const char *name) {
+    static char buf[8][1024];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof buf[0], "%s/%s", pc_tmp, name);
+    return b;
+}
+
+/* Generates a test input: `ffmpeg ARGS pc_tmp/out`, which must succeed. */
+static inline void pc_ffmpeg(const char *args, const char *out) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "SVT_LOG=1 ffmpeg -nostdin -v error -y %s '%s'", args, pc_in_tmp(out));
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test input failed: %s\n", cmd);
+        abort();
+    }
+}
+
 typedef struct pc_stream {
     int width, height;
     int nkeys;
@@ -27,7 +51,7 @@ typedef struct pc_stream {
 } pc_stream;
 
 /* Runs cmd; its stdout as a malloc'd string (never NULL). */
-static char *pc_run(const char *cmd) {
+static inline char *pc_run(const char *cmd) {
     FILE *p = popen(cmd, "r");
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
@@ -40,21 +64,21 @@ static char *pc_run(const char *cmd) {
     return buf;
 }
 
-static int pc_exists(const char *dir, const char *name) {
+static inline int pc_exists(const char *dir, const char *name) {
     char p[2048];
     struct stat st;
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int pc_cmp_double(const void *a, const void *b) {
+static inline int pc_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* Joins dir's init-stream<i>.m4s and its chunks into out (a playable fMP4)
  * and probes it. Returns 0 or -1. */
-static int pc_probe_stream(const char *dir, int i, const char *out, pc_stream *s) {
+static inline int pc_probe_stream(const char *dir, int i, const char *out, pc_stream *s) {
     char cmd[4096];
     memset(s, 0, sizeof *s);
     snprintf(cmd, sizeof cmd, "cat '%s/init-stream%d.m4s' '%s'/chunk-stream%d-*.m4s > '%s' && echo ok", dir,
@@ -93,7 +117,7 @@ static int pc_probe_stream(const char *dir, int i, const char *out, pc_stream *s
 }
 
 /* Number of files in dir named chunk-stream<i>-*.m4s. */
-static int pc_count_chunks(const char *dir, int i) {
+static inline int pc_count_chunks(const char *dir, int i) {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "chunk-stream%d-", i);
     DIR *d = opendir(dir);
@@ -107,7 +131,7 @@ static int pc_count_chunks(const char *dir, int i) {
 
 /* Every URI of an HLS playlist (lines and URI="..." attributes) names an
  * existing file of dir; returns the number of URIs, -1 if one is missing. */
-static int pc_check_playlist(const char *dir, const char *name) {
+static inline int pc_check_playlist(const char *dir, const char *name) {
     char p[2048];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     char *text = fa_test_read_file(p, NULL);
@@ -131,7 +155,7 @@ static int pc_check_playlist(const char *dir, const char *name) {
 
 /* Segments the MPD lists for all representations: the sum of 1 + r over
  * its <S> elements. */
-static int pc_mpd_segments(const char *dir) {
+static inline int pc_mpd_segments(const char *dir) {
     char p[2048];
     snprintf(p, sizeof p, "%s/manifest.mpd", dir);
     char *text = fa_test_read_file(p, NULL);

@@ -26,16 +26,6 @@
 #include "package_check.h"
 #include "video/chunk.h"
 
-static char *tmp;
-
-static const char *in_tmp(const char *name) {
-    static char buf[8][1024];
-    static int next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof buf[0], "%s/%s", tmp, name);
-    return b;
-}
-
 static void cli_ok(const char *args) {
     char *err = NULL;
     int rc = fa_test_run_cli(args, NULL, &err);
@@ -46,35 +36,35 @@ static void cli_ok(const char *args) {
 static int setup(void **state) {
     (void)state;
     av_log_set_level(AV_LOG_QUIET);
-    tmp = fa_test_tmpdir();
+    pc_tmp = fa_test_tmpdir();
     char cmd[4096], args[4096];
     snprintf(cmd, sizeof cmd,
              "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=s=640x360:r=25:d=20 -f lavfi -i "
              "sine=f=440:r=48000:d=20 -c:v libx264 -preset ultrafast -c:a aac -ac 2 '%s'",
-             in_tmp("av.mp4"));
+             pc_in_tmp("av.mp4"));
     if (system(cmd) != 0) return -1;
     const char *common = "--ladder 360,180 --progress none --chunk-seconds 8";
-    snprintf(args, sizeof args, "transcode '%s' --out '%s' %s", in_tmp("av.mp4"), in_tmp("single"), common);
+    snprintf(args, sizeof args, "transcode '%s' --out '%s' %s", pc_in_tmp("av.mp4"), pc_in_tmp("single"), common);
     if (fa_test_run_cli(args, NULL, NULL) != 0) return -1;
     for (int i = 0; i < 3; i++) {
         char job[16];
         snprintf(job, sizeof job, "job%d", i);
-        snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk %d %s", in_tmp("av.mp4"), in_tmp(job),
+        snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk %d %s", pc_in_tmp("av.mp4"), pc_in_tmp(job),
                  i, common);
         if (fa_test_run_cli(args, NULL, NULL) != 0) return -1;
     }
-    snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk audio %s", in_tmp("av.mp4"),
-             in_tmp("jobA"), common);
+    snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk audio %s", pc_in_tmp("av.mp4"),
+             pc_in_tmp("jobA"), common);
     if (fa_test_run_cli(args, NULL, NULL) != 0) return -1;
-    snprintf(args, sizeof args, "transcode --assemble --out '%s' '%s' '%s' '%s' '%s'", in_tmp("asm"),
-             in_tmp("job2"), in_tmp("jobA"), in_tmp("job0"), in_tmp("job1")); /* any order */
+    snprintf(args, sizeof args, "transcode --assemble --out '%s' '%s' '%s' '%s' '%s'", pc_in_tmp("asm"),
+             pc_in_tmp("job2"), pc_in_tmp("jobA"), pc_in_tmp("job0"), pc_in_tmp("job1")); /* any order */
     return fa_test_run_cli(args, NULL, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    fa_test_rmtree(tmp);
-    free(tmp);
+    fa_test_rmtree(pc_tmp);
+    free(pc_tmp);
     return 0;
 }
 
@@ -127,7 +117,7 @@ static void test_plan(void **state) {
 static void test_plan_cli(void **state) {
     (void)state;
     char args[2048], *out = NULL;
-    snprintf(args, sizeof args, "transcode '%s' --plan --chunk-seconds 12", in_tmp("av.mp4"));
+    snprintf(args, sizeof args, "transcode '%s' --plan --chunk-seconds 12", pc_in_tmp("av.mp4"));
     assert_int_equal(fa_test_run_cli(args, &out, NULL), 0);
     assert_string_equal(
         out, "{\"duration_s\":20.000,\"segment_s\":4,\"segments\":5,\"chunks\":["
@@ -135,13 +125,13 @@ static void test_plan_cli(void **state) {
              "{\"index\":1,\"start_s\":12.000,\"end_s\":20.000,\"first_segment\":4,\"segments\":2}],"
              "\"audio_job\":true}\n");
     free(out);
-    snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk 5 --chunk-seconds 8", in_tmp("av.mp4"),
-             in_tmp("nochunk"));
+    snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk 5 --chunk-seconds 8", pc_in_tmp("av.mp4"),
+             pc_in_tmp("nochunk"));
     char *err = NULL;
     assert_int_equal(fa_test_run_cli(args, NULL, &err), 1);
     assert_non_null(strstr(err, "--chunk: 5: the plan has chunks 0..2"));
     free(err);
-    assert_false(fa_test_file_exists(in_tmp("nochunk")));
+    assert_false(fa_test_file_exists(pc_in_tmp("nochunk")));
 }
 
 /* ------------------------------------------------------------ chunk jobs */
@@ -149,15 +139,15 @@ static void test_plan_cli(void **state) {
 /* The chunk jobs' own directories: global segment numbers, no manifests. */
 static void test_job_dirs(void **state) {
     (void)state;
-    assert_true(pc_exists(in_tmp("job1"), "chunk-stream0-00003.m4s"));
-    assert_true(pc_exists(in_tmp("job1"), "chunk-stream1-00004.m4s"));
-    assert_false(pc_exists(in_tmp("job1"), "chunk-stream0-00001.m4s"));
-    assert_false(pc_exists(in_tmp("job1"), "manifest.mpd"));
-    assert_int_equal(pc_count_chunks(in_tmp("job0"), 0), 2);
-    assert_int_equal(pc_count_chunks(in_tmp("job1"), 0), 2);
-    assert_int_equal(pc_count_chunks(in_tmp("job2"), 0), 1);
-    assert_int_equal(pc_count_chunks(in_tmp("jobA"), 2), 5);
-    char *j = fa_test_read_file(in_tmp("job1/chunk.json"), NULL);
+    assert_true(pc_exists(pc_in_tmp("job1"), "chunk-stream0-00003.m4s"));
+    assert_true(pc_exists(pc_in_tmp("job1"), "chunk-stream1-00004.m4s"));
+    assert_false(pc_exists(pc_in_tmp("job1"), "chunk-stream0-00001.m4s"));
+    assert_false(pc_exists(pc_in_tmp("job1"), "manifest.mpd"));
+    assert_int_equal(pc_count_chunks(pc_in_tmp("job0"), 0), 2);
+    assert_int_equal(pc_count_chunks(pc_in_tmp("job1"), 0), 2);
+    assert_int_equal(pc_count_chunks(pc_in_tmp("job2"), 0), 1);
+    assert_int_equal(pc_count_chunks(pc_in_tmp("jobA"), 2), 5);
+    char *j = fa_test_read_file(pc_in_tmp("job1/chunk.json"), NULL);
     assert_non_null(j);
     assert_string_equal(j,
                         "{\"job\":\"chunk\",\"index\":1,\"start_s\":8.000,\"first_segment\":3,\"segments\":2,"
@@ -180,7 +170,7 @@ static char *packets(const char *dir, int i) {
     snprintf(cmd, sizeof cmd,
              "cat '%s/init-stream%d.m4s' '%s'/chunk-stream%d-*.m4s > '%s' && ffprobe -v error -show_entries "
              "packet=pts -of csv=p=0 '%s' | sort -n",
-             dir, i, dir, i, in_tmp("joined.mp4"), in_tmp("joined.mp4"));
+             dir, i, dir, i, pc_in_tmp("joined.mp4"), pc_in_tmp("joined.mp4"));
     return pc_run(cmd);
 }
 
@@ -201,8 +191,8 @@ static void assert_continuous(const char *list, int64_t first, int64_t step, int
 static void test_assembled_equals_single(void **state) {
     (void)state;
     char single[1024], as[1024]; /* in_tmp's buffers are reused */
-    snprintf(single, sizeof single, "%s", in_tmp("single"));
-    snprintf(as, sizeof as, "%s", in_tmp("asm"));
+    snprintf(single, sizeof single, "%s", pc_in_tmp("single"));
+    snprintf(as, sizeof as, "%s", pc_in_tmp("asm"));
     /* video: 500 frames of 512 ticks (12800/s) from 0; audio: 939 AAC frames of 1024 samples from -1024
      * (the encoder's priming, cut by the edit list) */
     static const int count[3] = {500, 500, 939}, step[3] = {512, 512, 1024}, first[3] = {0, 0, -1024};
@@ -219,7 +209,7 @@ static void test_assembled_equals_single(void **state) {
     }
     for (int i = 0; i < 2; i++) {
         pc_stream s;
-        assert_int_equal(pc_probe_stream(as, i, in_tmp("joined.mp4"), &s), 0);
+        assert_int_equal(pc_probe_stream(as, i, pc_in_tmp("joined.mp4"), &s), 0);
         assert_int_equal(s.nkeys, 10);
         for (int k = 0; k < s.nkeys; k++)
             assert_float_equal(s.keys[k], 2.0 * k, 1e-9);
@@ -241,9 +231,9 @@ static char *between(const char *text, const char *from, const char *to) {
 static void test_manifests(void **state) {
     (void)state;
     char p[1200];
-    snprintf(p, sizeof p, "%s/manifest.mpd", in_tmp("asm"));
+    snprintf(p, sizeof p, "%s/manifest.mpd", pc_in_tmp("asm"));
     char *mpd = fa_test_read_file(p, NULL);
-    snprintf(p, sizeof p, "%s/manifest.mpd", in_tmp("single"));
+    snprintf(p, sizeof p, "%s/manifest.mpd", pc_in_tmp("single"));
     char *ref = fa_test_read_file(p, NULL);
     assert_non_null(mpd);
     assert_non_null(ref);
@@ -256,7 +246,7 @@ static void test_manifests(void **state) {
     assert_non_null(strstr(mpd, "codecs=\"mp4a.40.2\""));
     free(tl), free(rtl), free(mpd), free(ref);
     char as[1024];
-    snprintf(as, sizeof as, "%s", in_tmp("asm"));
+    snprintf(as, sizeof as, "%s", pc_in_tmp("asm"));
     assert_int_equal(pc_mpd_segments(as), 3 * 5);
     assert_int_equal(pc_check_playlist(as, "master.m3u8"), 3); /* 2 variants + the audio */
     for (int i = 0; i < 3; i++) {
@@ -287,22 +277,22 @@ static void test_ntsc_source(void **state) {
     snprintf(cmd, sizeof cmd,
              "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=s=640x360:r=30000/1001:d=12 -f lavfi -i "
              "sine=f=440:r=44100:d=12 -c:v libx264 -preset medium -g 250 -c:a aac -ac 1 '%s'",
-             in_tmp("ntsc.mp4"));
+             pc_in_tmp("ntsc.mp4"));
     assert_int_equal(system(cmd), 0);
     static const char *const name[4] = {"n-single", "n-0", "n-1", "n-audio"};
     static const char *const part[4] = {"", "--chunk 0", "--chunk 1", "--chunk audio"};
     for (int k = 0; k < 4; k++) {
-        snprintf(out[k], sizeof out[k], "%s", in_tmp(name[k]));
+        snprintf(out[k], sizeof out[k], "%s", pc_in_tmp(name[k]));
         snprintf(args, sizeof args,
                  "transcode '%s' --out '%s' %s --chunk-seconds 8 --ladder 360 --progress none",
-                 in_tmp("ntsc.mp4"), out[k], part[k]);
+                 pc_in_tmp("ntsc.mp4"), out[k], part[k]);
         cli_ok(args);
     }
-    snprintf(args, sizeof args, "transcode --assemble --out '%s' '%s' '%s' '%s'", in_tmp("n-asm"), out[1],
+    snprintf(args, sizeof args, "transcode --assemble --out '%s' '%s' '%s' '%s'", pc_in_tmp("n-asm"), out[1],
              out[2], out[3]);
     cli_ok(args);
     char as[1024];
-    snprintf(as, sizeof as, "%s", in_tmp("n-asm"));
+    snprintf(as, sizeof as, "%s", pc_in_tmp("n-asm"));
     for (int i = 0; i < 2; i++) {
         char a[1200], b[1200];
         snprintf(a, sizeof a, "%s/init-stream%d.m4s", out[0], i);
@@ -321,7 +311,7 @@ static void test_ntsc_source(void **state) {
     free(pv);
     free(pa);
     pc_stream s;
-    assert_int_equal(pc_probe_stream(as, 0, in_tmp("joined.mp4"), &s), 0);
+    assert_int_equal(pc_probe_stream(as, 0, pc_in_tmp("joined.mp4"), &s), 0);
     assert_int_equal(s.nkeys, 6);
     for (int k = 0; k < s.nkeys; k++) /* the first frame at or after each 2 s mark */
         assert_float_equal(s.keys[k], ceil(2.0 * k * 30000 / 1001 - 1e-9) * 1001 / 30000, 1e-9);
@@ -332,12 +322,12 @@ static void test_ntsc_source(void **state) {
 
 static void assemble_fails(const char *dirs, const char *expect) {
     char args[4096], *err = NULL;
-    snprintf(args, sizeof args, "transcode --assemble --out '%s' %s", in_tmp("bad"), dirs);
+    snprintf(args, sizeof args, "transcode --assemble --out '%s' %s", pc_in_tmp("bad"), dirs);
     assert_int_equal(fa_test_run_cli(args, NULL, &err), 2);
     if (!strstr(err, expect)) fail_msg("expected '%s' in: %s", expect, err);
     free(err);
-    assert_false(fa_test_file_exists(in_tmp("bad")));
-    snprintf(args, sizeof args, "ls -d '%s'.tmp-* 2>/dev/null | wc -l", in_tmp("bad"));
+    assert_false(fa_test_file_exists(pc_in_tmp("bad")));
+    snprintf(args, sizeof args, "ls -d '%s'.tmp-* 2>/dev/null | wc -l", pc_in_tmp("bad"));
     char *r = pc_run(args);
     assert_int_equal(atoi(r), 0);
     free(r);
@@ -346,18 +336,18 @@ static void assemble_fails(const char *dirs, const char *expect) {
 static void test_assemble_refusals(void **state) {
     (void)state;
     char dirs[4096];
-    snprintf(dirs, sizeof dirs, "'%s' '%s' '%s'", in_tmp("job0"), in_tmp("job2"), in_tmp("jobA"));
+    snprintf(dirs, sizeof dirs, "'%s' '%s' '%s'", pc_in_tmp("job0"), pc_in_tmp("job2"), pc_in_tmp("jobA"));
     assemble_fails(dirs, "stream 0: segment 3 is missing");
-    snprintf(dirs, sizeof dirs, "'%s' '%s' '%s' '%s'", in_tmp("job0"), in_tmp("job1"), in_tmp("job1"),
-             in_tmp("job2"));
+    snprintf(dirs, sizeof dirs, "'%s' '%s' '%s' '%s'", pc_in_tmp("job0"), pc_in_tmp("job1"), pc_in_tmp("job1"),
+             pc_in_tmp("job2"));
     assemble_fails(dirs, "the same segment comes from two jobs");
     char args[4096];
     snprintf(args, sizeof args, "transcode '%s' --out '%s' --chunk 1 --chunk-seconds 8 --ladder 360,240",
-             in_tmp("av.mp4"), in_tmp("other"));
+             pc_in_tmp("av.mp4"), pc_in_tmp("other"));
     cli_ok(args);
-    snprintf(dirs, sizeof dirs, "'%s' '%s' '%s'", in_tmp("job0"), in_tmp("other"), in_tmp("job2"));
+    snprintf(dirs, sizeof dirs, "'%s' '%s' '%s'", pc_in_tmp("job0"), pc_in_tmp("other"), pc_in_tmp("job2"));
     assemble_fails(dirs, "init segment differs from another job's");
-    snprintf(dirs, sizeof dirs, "'%s'", in_tmp("nowhere"));
+    snprintf(dirs, sizeof dirs, "'%s'", pc_in_tmp("nowhere"));
     assemble_fails(dirs, "cannot open the job directory");
 }
 

@@ -16,30 +16,15 @@
 #include <libavutil/log.h>
 
 #include "core/core.h"
+#include "package_check.h"
 #include "video/probe.h"
 
-static char *tmp;
-
-static char *path_in(const char *name) {
-    static char buf[4][512];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", tmp, name);
-    return b;
-}
-
-static void ffmpeg(const char *args, const char *out) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "SVT_LOG=1 ffmpeg -nostdin -v error -y %s '%s'", args, path_in(out));
-    assert_int_equal(system(cmd), 0);
-}
-
 static unsigned char *slurp(const char *name, size_t *len) {
-    return (unsigned char *)fa_test_read_file(path_in(name), len);
+    return (unsigned char *)fa_test_read_file(pc_in_tmp(name), len);
 }
 
 static void spit(const char *name, const unsigned char *d, size_t len) {
-    free(fa_test_write_file(tmp, name, d, len));
+    free(fa_test_write_file(pc_tmp, name, d, len));
 }
 
 static long find(const unsigned char *d, size_t len, const char *s, size_t n) {
@@ -51,27 +36,27 @@ static long find(const unsigned char *d, size_t len, const char *s, size_t n) {
 static int setup(void **state) {
     (void)state;
     av_log_set_level(AV_LOG_QUIET);
-    tmp = fa_test_tmpdir();
-    ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -f lavfi -i sine=f=440:r=44100:d=2 -c:v libx264 "
+    pc_tmp = fa_test_tmpdir();
+    pc_ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -f lavfi -i sine=f=440:r=44100:d=2 -c:v libx264 "
            "-preset ultrafast -c:a aac -shortest",
            "av.mp4");
-    ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast -movflags +faststart",
+    pc_ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast -movflags +faststart",
            "fs.mp4");
-    ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast", "v.mp4");
+    pc_ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -c:v libx264 -preset ultrafast", "v.mp4");
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    fa_test_rmtree(tmp);
-    free(tmp);
+    fa_test_rmtree(pc_tmp);
+    free(pc_tmp);
     return 0;
 }
 
 static void expect_refused(const char *name, int code, const char *needle) {
     fa_video_info info;
     fa_err_clear();
-    assert_int_equal(fa_video_probe(path_in(name), NULL, &info), code);
+    assert_int_equal(fa_video_probe(pc_in_tmp(name), NULL, &info), code);
     if (!strstr(fa_err_msg(), needle) || !strstr(fa_err_msg(), name)) fail_msg("message: %s", fa_err_msg());
     assert_null(strchr(fa_err_msg(), '\n'));
 }
@@ -124,7 +109,7 @@ static void test_real_panorama(void **state) {
 static void test_generated_with_audio(void **state) {
     (void)state;
     fa_video_info in;
-    assert_int_equal(fa_video_probe(path_in("av.mp4"), NULL, &in), 0);
+    assert_int_equal(fa_video_probe(pc_in_tmp("av.mp4"), NULL, &in), 0);
     assert_int_equal(in.width, 160);
     assert_int_equal(in.height, 90);
     assert_int_equal(in.fps_num, 25);
@@ -140,24 +125,24 @@ static void test_generated_with_audio(void **state) {
 static void test_variable_frame_rate(void **state) {
     (void)state;
     /* every third interval doubled: 40, 40, 80 ms ... */
-    ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -vf setpts='(N+floor(N/3))/25/TB' -fps_mode vfr "
+    pc_ffmpeg("-f lavfi -i testsrc2=s=160x90:r=25:d=2 -vf setpts='(N+floor(N/3))/25/TB' -fps_mode vfr "
            "-c:v libx264 -preset ultrafast",
            "vfr.mkv");
     fa_video_info in;
-    assert_int_equal(fa_video_probe(path_in("vfr.mkv"), NULL, &in), 0);
+    assert_int_equal(fa_video_probe(pc_in_tmp("vfr.mkv"), NULL, &in), 0);
     assert_string_equal(in.container, "matroska,webm");
     assert_int_equal(in.vfr, 1);
     fa_video_info cfr;
-    assert_int_equal(fa_video_probe(path_in("v.mp4"), NULL, &cfr), 0);
+    assert_int_equal(fa_video_probe(pc_in_tmp("v.mp4"), NULL, &cfr), 0);
     assert_int_equal(cfr.vfr, 0);
 }
 
 /* AV1 decodes through libdav1d (the native decoder needs hardware). */
 static void test_av1(void **state) {
     (void)state;
-    ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libsvtav1 -preset 12", "av1.mp4");
+    pc_ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libsvtav1 -preset 12", "av1.mp4");
     fa_video_info in;
-    assert_int_equal(fa_video_probe(path_in("av1.mp4"), NULL, &in), 0);
+    assert_int_equal(fa_video_probe(pc_in_tmp("av1.mp4"), NULL, &in), 0);
     assert_string_equal(in.video_codec, "av1");
     assert_string_equal(in.pix_fmt, "yuv420p");
     assert_int_equal(in.width, 320);
@@ -179,7 +164,7 @@ static void test_rotation(void **state) {
     spit("rot.mp4", d, n);
     free(d);
     fa_video_info in;
-    assert_int_equal(fa_video_probe(path_in("rot.mp4"), NULL, &in), 0);
+    assert_int_equal(fa_video_probe(pc_in_tmp("rot.mp4"), NULL, &in), 0);
     assert_int_equal(in.rotation, 90);
     assert_int_equal(in.display_width, 90);
     assert_int_equal(in.display_height, 160);
@@ -197,7 +182,7 @@ static void test_empty_and_not_media(void **state) {
 
 static void test_audio_only(void **state) {
     (void)state;
-    ffmpeg("-f lavfi -i sine=d=1 -c:a aac", "audio.mp4");
+    pc_ffmpeg("-f lavfi -i sine=d=1 -c:a aac", "audio.mp4");
     expect_refused("audio.mp4", FA_EINVAL, "audio only: no video stream");
 }
 
@@ -231,7 +216,7 @@ static void test_corrupt_data(void **state) {
  * to 3 bytes in the space of the FlagInterlaced element that follows them. */
 static void test_absurd_header(void **state) {
     (void)state;
-    ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libx264 -preset ultrafast", "small.mkv");
+    pc_ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libx264 -preset ultrafast", "small.mkv");
     size_t n;
     unsigned char *d = slurp("small.mkv", &n);
     static const unsigned char old[10] = {0xb0, 0x82, 0x01, 0x40, 0xba, 0x81, 0xb4, 0x9a, 0x81, 0x02};
@@ -252,15 +237,15 @@ static void test_limits(void **state) {
     assert_int_equal(lim.max_height, 4320);
     lim.max_width = 128;
     fa_video_info in;
-    assert_int_equal(fa_video_probe(path_in("v.mp4"), &lim, &in), FA_ELIMIT);
+    assert_int_equal(fa_video_probe(pc_in_tmp("v.mp4"), &lim, &in), FA_ELIMIT);
     assert_string_equal(fa_err_msg(), "v.mp4: picture size 160x90 over the limit 128x4320");
     fa_video_limits_default(&lim);
     lim.max_pixels = 10000;
-    assert_int_equal(fa_video_probe(path_in("v.mp4"), &lim, &in), FA_ELIMIT);
+    assert_int_equal(fa_video_probe(pc_in_tmp("v.mp4"), &lim, &in), FA_ELIMIT);
     assert_string_equal(fa_err_msg(), "v.mp4: 14400 pixels per frame over the limit 10000");
     fa_video_limits_default(&lim);
     lim.max_duration = 1.5;
-    assert_int_equal(fa_video_probe(path_in("v.mp4"), &lim, &in), FA_ELIMIT);
+    assert_int_equal(fa_video_probe(pc_in_tmp("v.mp4"), &lim, &in), FA_ELIMIT);
     assert_string_equal(fa_err_msg(), "v.mp4: duration 2.000 s over the limit 1.5 s");
 }
 

@@ -15,27 +15,11 @@
 #include "package_check.h"
 #include "video/transcode.h"
 
-static char *tmp;
-
-static const char *in_tmp(const char *name) {
-    static char buf[4][1024];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", tmp, name);
-    return b;
-}
-
-static void ffmpeg(const char *args, const char *out) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "SVT_LOG=1 ffmpeg -nostdin -v error -y %s '%s'", args, in_tmp(out));
-    assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state) {
     (void)state;
     av_log_set_level(AV_LOG_QUIET);
-    tmp = fa_test_tmpdir();
-    ffmpeg("-f lavfi -i testsrc2=s=640x360:r=25:d=6 -f lavfi -i sine=f=440:r=48000:d=6 -c:v libx264 "
+    pc_tmp = fa_test_tmpdir();
+    pc_ffmpeg("-f lavfi -i testsrc2=s=640x360:r=25:d=6 -f lavfi -i sine=f=440:r=48000:d=6 -c:v libx264 "
            "-preset ultrafast -c:a aac -ac 2",
            "av.mp4");
     return 0;
@@ -43,8 +27,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    fa_test_rmtree(tmp);
-    free(tmp);
+    fa_test_rmtree(pc_tmp);
+    free(pc_tmp);
     return 0;
 }
 
@@ -76,9 +60,9 @@ static void assert_keys_every_2s(const pc_stream *s, double duration) {
 static void test_ladder_package(void **state) {
     (void)state;
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("pkg"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("pkg"));
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), out);
+    opts_for(&o, pc_in_tmp("av.mp4"), out);
     const int ladder[3] = {360, 240, 144};
     o.ladder = ladder;
     o.nladder = 3;
@@ -93,7 +77,7 @@ static void test_ladder_package(void **state) {
     static const int w[3] = {640, 426, 256}, h[3] = {360, 240, 144};
     for (int i = 0; i < 3; i++) {
         pc_stream s;
-        assert_int_equal(pc_probe_stream(out, i, in_tmp("joined.mp4"), &s), 0);
+        assert_int_equal(pc_probe_stream(out, i, pc_in_tmp("joined.mp4"), &s), 0);
         assert_int_equal(s.width, w[i]);
         assert_int_equal(s.height, h[i]);
         assert_int_equal(s.packets, 150);
@@ -103,7 +87,7 @@ static void test_ladder_package(void **state) {
         assert_int_equal(pc_count_chunks(out, i), 2);
     }
     pc_stream a; /* audio: stream 3, starting at 0 (less the AAC priming the muxer signals) */
-    assert_int_equal(pc_probe_stream(out, 3, in_tmp("joined.mp4"), &a), 0);
+    assert_int_equal(pc_probe_stream(out, 3, pc_in_tmp("joined.mp4"), &a), 0);
     assert_true(a.first <= 0.0 && a.first > -0.03);
     assert_float_equal(a.end, 6.0, 0.03);
     assert_int_equal(pc_count_chunks(out, 3), 2);
@@ -114,16 +98,16 @@ static void test_ladder_package(void **state) {
         snprintf(name, sizeof name, "media_%d.m3u8", i);
         assert_int_equal(pc_check_playlist(out, name), 3); /* map + 2 segments */
     }
-    assert_nothing_left(in_tmp("pkg.tmp-x")); /* no temporary left next to it */
+    assert_nothing_left(pc_in_tmp("pkg.tmp-x")); /* no temporary left next to it */
     fa_test_rmtree(out);
 }
 
 static void test_duration_limit_and_force(void **state) {
     (void)state;
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("short"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("short"));
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), out);
+    opts_for(&o, pc_in_tmp("av.mp4"), out);
     o.max_input_s = 3;
     assert_int_equal(mkdir(out, 0755), 0);
     assert_int_equal(fa_transcode(&o, NULL), FA_EUSAGE);
@@ -136,7 +120,7 @@ static void test_duration_limit_and_force(void **state) {
     assert_int_equal(r.frames, 75);
     assert_int_equal(r.segments, 1);
     pc_stream s;
-    assert_int_equal(pc_probe_stream(out, 0, in_tmp("joined.mp4"), &s), 0);
+    assert_int_equal(pc_probe_stream(out, 0, pc_in_tmp("joined.mp4"), &s), 0);
     assert_int_equal(s.height, 360);
     assert_float_equal(s.end, 3.0, 0.04);
     assert_keys_every_2s(&s, 3.0);
@@ -151,10 +135,10 @@ static void cancel_at_first_report(const fa_transcode_progress *p, void *user) {
 static void test_cancel_leaves_nothing(void **state) {
     (void)state;
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("cancelled"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("cancelled"));
     volatile sig_atomic_t flag = 0;
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), out);
+    opts_for(&o, pc_in_tmp("av.mp4"), out);
     o.progress = cancel_at_first_report;
     o.progress_user = (void *)&flag;
     o.progress_interval_s = 0;
@@ -183,10 +167,10 @@ static void record(const fa_transcode_progress *p, void *user) {
 static void test_progress_reports(void **state) {
     (void)state;
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("progress"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("progress"));
     seen s = {0};
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), out);
+    opts_for(&o, pc_in_tmp("av.mp4"), out);
     o.max_input_s = 2;
     o.progress = record;
     o.progress_user = &s;
@@ -200,11 +184,11 @@ static void test_progress_reports(void **state) {
 
 static void test_bad_input_leaves_nothing(void **state) {
     (void)state;
-    free(fa_test_write_file(tmp, "zero.mp4", "", 0));
+    free(fa_test_write_file(pc_tmp, "zero.mp4", "", 0));
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("bad"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("bad"));
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("zero.mp4"), out);
+    opts_for(&o, pc_in_tmp("zero.mp4"), out);
     assert_int_equal(fa_transcode(&o, NULL), FA_EINVAL);
     assert_string_equal(fa_err_msg(), "zero.mp4: empty file (0 bytes), not a video");
     assert_nothing_left(out);
@@ -213,19 +197,19 @@ static void test_bad_input_leaves_nothing(void **state) {
 static void test_bad_options(void **state) {
     (void)state;
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), in_tmp("never"));
+    opts_for(&o, pc_in_tmp("av.mp4"), pc_in_tmp("never"));
     o.segment_s = 3;
     assert_int_equal(fa_transcode(&o, NULL), FA_EUSAGE);
     assert_string_equal(fa_err_msg(), "--segment: 3 s is not a positive multiple of the 2 s GOP");
-    assert_nothing_left(in_tmp("never"));
+    assert_nothing_left(pc_in_tmp("never"));
 }
 
 static void test_hwaccel_fallback(void **state) {
     (void)state;
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("hw"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("hw"));
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), out);
+    opts_for(&o, pc_in_tmp("av.mp4"), out);
     assert_int_equal(o.hwaccel, FA_HWACCEL_AUTO); /* the default: the probe is cheap (hwaccel.c) */
     o.max_input_s = 2;
     fa_transcode_result r;
@@ -242,28 +226,28 @@ static void test_hwaccel_fallback(void **state) {
  * both must start at 0 in the output. */
 static void test_timestamps_rebased(void **state) {
     (void)state;
-    ffmpeg(
+    pc_ffmpeg(
         "-f lavfi -i testsrc2=s=320x180:r=25:d=4 -f lavfi -i sine=r=48000:d=4 -c:v libx264 -preset ultrafast "
         "-c:a aac -f mpegts",
         "late.ts");
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "ffprobe -v error -show_entries stream=start_time -of csv=p=0 '%s'",
-             in_tmp("late.ts"));
+             pc_in_tmp("late.ts"));
     char *starts = pc_run(cmd);
     assert_true(atof(starts) > 1.0); /* the source really starts late */
     free(starts);
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("rebased"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("rebased"));
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("late.ts"), out);
+    opts_for(&o, pc_in_tmp("late.ts"), out);
     int rc = fa_transcode(&o, NULL);
     if (rc) fail_msg("%s", fa_err_msg());
     pc_stream v, a;
-    assert_int_equal(pc_probe_stream(out, 0, in_tmp("joined.mp4"), &v), 0);
+    assert_int_equal(pc_probe_stream(out, 0, pc_in_tmp("joined.mp4"), &v), 0);
     assert_float_equal(v.first, 0.0, 1e-9);
     assert_float_equal(v.end, 4.0, 0.04);
     assert_int_equal(v.nkeys, 2);
-    assert_int_equal(pc_probe_stream(out, 1, in_tmp("joined.mp4"), &a), 0);
+    assert_int_equal(pc_probe_stream(out, 1, pc_in_tmp("joined.mp4"), &a), 0);
     assert_true(a.first <= 0.0 && a.first > -0.03);
     fa_test_rmtree(out);
 }
@@ -272,19 +256,19 @@ static void test_timestamps_rebased(void **state) {
  * fall on the 2 s time grid, not every 50 frames. */
 static void test_variable_frame_rate_keys(void **state) {
     (void)state;
-    ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=4 -vf setpts='(N+floor(N/3))/25/TB' -fps_mode vfr "
+    pc_ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=4 -vf setpts='(N+floor(N/3))/25/TB' -fps_mode vfr "
            "-c:v libx264 -preset ultrafast",
            "vfr.mkv");
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("vfr"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("vfr"));
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("vfr.mkv"), out);
+    opts_for(&o, pc_in_tmp("vfr.mkv"), out);
     fa_transcode_result r;
     int rc = fa_transcode(&o, &r);
     if (rc) fail_msg("%s", fa_err_msg());
     assert_int_equal(r.source.vfr, 1);
     pc_stream s;
-    assert_int_equal(pc_probe_stream(out, 0, in_tmp("joined.mp4"), &s), 0);
+    assert_int_equal(pc_probe_stream(out, 0, pc_in_tmp("joined.mp4"), &s), 0);
     assert_int_equal(s.packets, 100);
     assert_float_equal(s.first, 0.0, 1e-9);
     assert_int_equal(s.nkeys, 3); /* 100 frames span 5.28 s: keys at 0, 2, 4 */
@@ -296,23 +280,23 @@ static void test_variable_frame_rate_keys(void **state) {
 /* AV1 (libdav1d) and HEVC sources go through the same pipeline. */
 static void test_av1_and_hevc_sources(void **state) {
     (void)state;
-    ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=2 -c:v libsvtav1 -preset 12", "av1.mp4");
-    ffmpeg(
+    pc_ffmpeg("-f lavfi -i testsrc2=s=320x180:r=25:d=2 -c:v libsvtav1 -preset 12", "av1.mp4");
+    pc_ffmpeg(
         "-f lavfi -i testsrc2=s=320x180:r=25:d=2 -c:v libx265 -preset ultrafast -x265-params log-level=none",
         "hevc.mp4");
     static const char *const inputs[2] = {"av1.mp4", "hevc.mp4"};
     for (int i = 0; i < 2; i++) {
         char out[1024];
-        snprintf(out, sizeof out, "%s", in_tmp("coded"));
+        snprintf(out, sizeof out, "%s", pc_in_tmp("coded"));
         fa_transcode_opts o;
-        opts_for(&o, in_tmp(inputs[i]), out);
+        opts_for(&o, pc_in_tmp(inputs[i]), out);
         fa_transcode_result r;
         int rc = fa_transcode(&o, &r);
         if (rc) fail_msg("%s: %s", inputs[i], fa_err_msg());
         assert_int_equal(r.frames, 50);
         assert_int_equal(r.ladder.n, 1);
         pc_stream s;
-        assert_int_equal(pc_probe_stream(out, 0, in_tmp("joined.mp4"), &s), 0);
+        assert_int_equal(pc_probe_stream(out, 0, pc_in_tmp("joined.mp4"), &s), 0);
         assert_int_equal(s.width, 320);
         assert_int_equal(s.height, 180);
         assert_int_equal(s.packets, 50);
@@ -339,11 +323,11 @@ static int on_frame(const fa_video_frame *f, void *user) {
 static void test_detector_feed(void **state) {
     (void)state;
     char out[1024];
-    snprintf(out, sizeof out, "%s", in_tmp("feed"));
+    snprintf(out, sizeof out, "%s", pc_in_tmp("feed"));
     feed_seen fs = {0};
     fa_video_feed feed = {.fps = 5, .width = 160, .height = 90, .queue = 2, .fn = on_frame, .user = &fs};
     fa_transcode_opts o;
-    opts_for(&o, in_tmp("av.mp4"), out);
+    opts_for(&o, pc_in_tmp("av.mp4"), out);
     o.feed = &feed;
     fa_transcode_result r;
     int rc = fa_transcode(&o, &r);
