@@ -36,7 +36,8 @@ fi
 # Leaks are errors; UBSan stops at the first report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+# FFmpeg's uninstrumented libraries: see tests/tsan.supp.
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
 if [ "$build" = build-tsan ]; then
   # oneDNN runs its parallel regions on libgomp, which is not instrumented: ThreadSanitizer cannot
   # see its barriers and reports false races inside them. One OpenMP thread keeps oneDNN serial;

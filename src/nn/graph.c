@@ -163,9 +163,14 @@ size_t fa_nn_dtype_size(fa_nn_dtype dt) { return dt == FA_NN_INT64 ? 8 : 4; }
 
 /* ------------------------------------------------------- shape inference */
 
+/* The load-time pass may record what it resolves in the node (a default
+ * kernel_shape, perm or split, a negative axis made positive) through mut;
+ * sessions infer on the shared, read-only graph (mut NULL) and find those
+ * values already resolved: several threads may create sessions at once. */
 typedef struct infer_ctx {
     const fa_nn_graph *g;
     const fa_nn_node *nd;
+    fa_nn_node *mut; /* nd, writable: the load pass only */
     fa_nn_shape *s;
     int batch, file_batch;
 } infer_ctx;
@@ -227,7 +232,7 @@ static int infer_window(const infer_ctx *c, fa_nn_shape *o, int c_out) {
 }
 
 static int infer_conv(infer_ctx *c, fa_nn_shape *o) {
-    fa_nn_node *nd = (fa_nn_node *)c->nd;
+    const fa_nn_node *nd = c->nd;
     if (nd->n_in < 2 || nd->in[1] < 0 || !in_tensor(c, 1)->data) return bad(c, "weights must be a constant");
     const fa_nn_shape *x = in_shape(c, 0), *w = in_shape(c, 1);
     if (w->rank != 4 || x->rank != 4) return bad(c, "only 2-D convolutions are supported");
@@ -241,7 +246,8 @@ static int infer_conv(infer_ctx *c, fa_nn_shape *o) {
     if (nd->n_in > 2 && nd->in[2] >= 0 &&
         (!in_tensor(c, 2)->data || fa_nn_shape_count(in_shape(c, 2)) != w->d[0]))
         return bad(c, "bias must be a constant of %lld values", (long long)w->d[0]);
-    if (!nd->a.kernel[0] && !nd->a.kernel[1]) nd->a.kernel[0] = (int)w->d[2], nd->a.kernel[1] = (int)w->d[3];
+    if (!nd->a.kernel[0] && !nd->a.kernel[1] && c->mut)
+        c->mut->a.kernel[0] = (int)w->d[2], c->mut->a.kernel[1] = (int)w->d[3];
     if (nd->a.kernel[0] != w->d[2] || nd->a.kernel[1] != w->d[3])
         return bad(c, "kernel_shape differs from the weights");
     return infer_window(c, o, (int)w->d[0]);
@@ -273,17 +279,17 @@ static int infer_concat(infer_ctx *c, fa_nn_shape *o) {
             if (d != axis && x->d[d] != o->d[d]) return bad(c, "input %d differs in dim %d", i, d);
         o->d[axis] += x->d[axis];
     }
-    ((fa_nn_node *)c->nd)->a.axis = axis;
+    if (c->mut) c->mut->a.axis = axis;
     return 0;
 }
 
 static int infer_transpose(infer_ctx *c, fa_nn_shape *o) {
-    fa_nn_node *nd = (fa_nn_node *)c->nd;
+    const fa_nn_node *nd = c->nd;
     const fa_nn_shape *x = in_shape(c, 0);
-    if (!nd->a.n_perm) {
-        nd->a.n_perm = x->rank;
+    if (!nd->a.n_perm && c->mut) {
+        c->mut->a.n_perm = x->rank;
         for (int i = 0; i < x->rank; i++)
-            nd->a.perm[i] = x->rank - 1 - i;
+            c->mut->a.perm[i] = x->rank - 1 - i;
     }
     if (nd->a.n_perm != x->rank) return bad(c, "perm of %d entries for rank %d", nd->a.n_perm, x->rank);
     int seen = 0;
@@ -381,7 +387,7 @@ static int infer_gather(infer_ctx *c, fa_nn_shape *o) {
         o->d[o->rank++] = ix->d[i];
     for (int i = axis + 1; i < x->rank; i++)
         o->d[o->rank++] = x->d[i];
-    ((fa_nn_node *)c->nd)->a.axis = axis;
+    if (c->mut) c->mut->a.axis = axis;
     return 0;
 }
 
@@ -412,17 +418,17 @@ static int infer_resize(const infer_ctx *c, fa_nn_shape *o) {
 }
 
 static int infer_split(infer_ctx *c) {
-    fa_nn_node *nd = (fa_nn_node *)c->nd;
+    const fa_nn_node *nd = c->nd;
     const fa_nn_shape *x = in_shape(c, 0);
     int axis = 0, rc = norm_axis(c, nd->a.axis, x->rank, &axis);
     if (rc) return rc;
-    nd->a.axis = axis;
-    if (!nd->a.n_split) {
+    if (c->mut) c->mut->a.axis = axis;
+    if (!nd->a.n_split && c->mut) {
         if (x->d[axis] % nd->n_out)
             return bad(c, "dim %lld does not split in %d", (long long)x->d[axis], nd->n_out);
-        nd->a.n_split = nd->n_out;
+        c->mut->a.n_split = nd->n_out;
         for (int i = 0; i < nd->n_out; i++)
-            nd->a.split[i] = x->d[axis] / nd->n_out;
+            c->mut->a.split[i] = x->d[axis] / nd->n_out;
     }
     if (nd->a.n_split != nd->n_out)
         return bad(c, "split has %d sizes for %d outputs", nd->a.n_split, nd->n_out);
@@ -471,7 +477,8 @@ static int infer_node(infer_ctx *c) {
     case FA_NN_OP_SOFTMAX: {
         int axis = 0;
         int rc = norm_axis(c, nd->a.axis, in_shape(c, 0)->rank, &axis);
-        if (!rc) ((fa_nn_node *)nd)->a.axis = axis, *o = *in_shape(c, 0);
+        if (!rc && c->mut) c->mut->a.axis = axis;
+        if (!rc) *o = *in_shape(c, 0);
         return rc;
     }
     default: *o = *in_shape(c, 0); return 0;
@@ -634,6 +641,7 @@ static int infer_all(fa_nn_graph *g, const fa_nn_graph *cg, fa_nn_shape *shapes,
     for (size_t n = 0; !rc && n < cg->n_nodes; n++) {
         if (cg->nodes[n].dead) continue;
         c.nd = &cg->nodes[n];
+        c.mut = g ? &g->nodes[n] : NULL;
         rc = infer_one(&c, known);
         if (!rc && g) record_outputs(g, c.nd, shapes);
         if (!rc && g && batch == 0 && foldable(g, &g->nodes[n], shapes))
