@@ -245,18 +245,24 @@ AVX2_TARGET static void tile_avx2(const int8_t *a, const uint8_t *b, size_t k4, 
         _mm512_storeu_si512((void *)(acc + (r)*Q8_NR + 16), c##r##1);                                        \
     } while (0)
 
-VNNI_TARGET static void tile_vnni(const int8_t *a, const uint8_t *b, size_t k4, int32_t *acc) {
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m512i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (size_t k = 0; k < k4; k++, a += Q8_MR * 4, b += Q8_NR * 4) {
-        __m512i b0 = _mm512_loadu_si512((const void *)b), b1 = _mm512_loadu_si512((const void *)(b + 64));
-        VNNI_ROW(0);
-        VNNI_ROW(1);
-        VNNI_ROW(2);
-        VNNI_ROW(3);
-        VNNI_ROW(4);
-        VNNI_ROW(5);
+/* The 6 x 32 int32 accumulators c<r><h> over k4 groups of 4 products: one
+ * body for the tile that stores its sums and the one that requantises them
+ * in registers. */
+#define VNNI_ACCUMULATE()                                                                                    \
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;             \
+    __m512i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;                                \
+    for (size_t k = 0; k < k4; k++, a += Q8_MR * 4, b += Q8_NR * 4) {                                        \
+        __m512i b0 = _mm512_loadu_si512((const void *)b), b1 = _mm512_loadu_si512((const void *)(b + 64));   \
+        VNNI_ROW(0);                                                                                         \
+        VNNI_ROW(1);                                                                                         \
+        VNNI_ROW(2);                                                                                         \
+        VNNI_ROW(3);                                                                                         \
+        VNNI_ROW(4);                                                                                         \
+        VNNI_ROW(5);                                                                                         \
     }
+
+VNNI_TARGET static void tile_vnni(const int8_t *a, const uint8_t *b, size_t k4, int32_t *acc) {
+    VNNI_ACCUMULATE();
     VNNI_STORE(0);
     VNNI_STORE(1);
     VNNI_STORE(2);
@@ -271,17 +277,7 @@ VNNI_TARGET static void out_rows_vnni(const __m512i *c, const q8_dst *d);
  * memory, no call per row); sigmoid goes through the C stage. */
 VNNI_TARGET static void tile_out_vnni(const int8_t *a, const uint8_t *b, size_t k4, int32_t *acc,
                                       const q8_dst *d) {
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m512i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (size_t k = 0; k < k4; k++, a += Q8_MR * 4, b += Q8_NR * 4) {
-        __m512i b0 = _mm512_loadu_si512((const void *)b), b1 = _mm512_loadu_si512((const void *)(b + 64));
-        VNNI_ROW(0);
-        VNNI_ROW(1);
-        VNNI_ROW(2);
-        VNNI_ROW(3);
-        VNNI_ROW(4);
-        VNNI_ROW(5);
-    }
+    VNNI_ACCUMULATE();
     if (d->act == FA_NN_ACT_SIGMOID) {
         VNNI_STORE(0);
         VNNI_STORE(1);

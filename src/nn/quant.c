@@ -585,19 +585,24 @@ static int read_header(reader *r, fa_nn_quant *q) {
     return rc;
 }
 
+/* The next record's id: below n, and above the previous one (*prev, -1 at first). */
+static int get_next_id(reader *r, const char *field, size_t n, long *prev, uint32_t *id) {
+    size_t at = r->off;
+    int rc = get_u32_in(r, field, 0, (uint32_t)n - 1, id);
+    if (!rc && (long)*id <= *prev)
+        rc = fa_err_set(FA_EINVAL, "%s: byte %zu: field '%s': expected > %ld (increasing), got %u", r->file,
+                        at, field, *prev, *id);
+    *prev = (long)*id;
+    return rc;
+}
+
 static int read_acts(reader *r, fa_nn_quant *q) {
     uint32_t n_act = 0, id = 0;
     int rc = get_u32_in(r, "n_act", 0, (uint32_t)q->n_tensors, &n_act);
     long prev = -1;
     for (uint32_t i = 0; !rc && i < n_act; i++) {
-        size_t at = r->off;
-        rc = get_u32_in(r, "act.tensor", 0, (uint32_t)q->n_tensors - 1, &id);
-        if (!rc && (long)id <= prev)
-            rc =
-                fa_err_set(FA_EINVAL, "%s: byte %zu: field 'act.tensor': expected > %ld (increasing), got %u",
-                           r->file, at, prev, id);
+        rc = get_next_id(r, "act.tensor", q->n_tensors, &prev, &id);
         if (!rc) rc = get_scale(r, "act.scale", &q->act_scale[id]);
-        prev = id;
     }
     return rc;
 }
@@ -630,13 +635,8 @@ static int read_convs(reader *r, fa_nn_quant *q) {
     int rc = get_u32_in(r, "n_conv", 0, (uint32_t)q->n_nodes, &n_conv);
     long prev = -1;
     for (uint32_t i = 0; !rc && i < n_conv; i++) {
-        size_t at = r->off;
-        rc = get_u32_in(r, "conv.node", 0, (uint32_t)q->n_nodes - 1, &node);
-        if (!rc && (long)node <= prev)
-            rc = fa_err_set(FA_EINVAL, "%s: byte %zu: field 'conv.node': expected > %ld (increasing), got %u",
-                            r->file, at, prev, node);
+        rc = get_next_id(r, "conv.node", q->n_nodes, &prev, &node);
         if (!rc) rc = read_weights(r, q, node);
-        prev = node;
     }
     if (!rc && (r->len - r->off < 4 || memcmp(r->p + r->off, QF_END, 4) != 0))
         rc = fa_err_set(FA_EINVAL, "%s: byte %zu: field 'end': expected \"END1\"", r->file, r->off);
