@@ -632,16 +632,23 @@ typedef struct engine {
     double *times, *cpu; /* wall and CPU seconds per run */
     int n_times;
     double max_diff; /* vs ORT, NAN when not compared */
+    int batch;       /* images per run (times are printed per image) */
+    float *batch_in; /* the input repeated batch times (batch > 1) */
 } engine;
 
+/* The cuda rows need the GPU plugin and a GPU (n/a elsewhere); "x8" runs
+ * batches of 8 (a frame's tiles) and reports the time per image. */
 static const struct {
     const char *backend;
     int precision;
     const char *label;
+    int batch;
 } our_configs[] = {
-    {"native", FA_NN_FP32, "native fp32"}, {"onednn", FA_NN_FP32, "onednn fp32"},
-    {"native", FA_NN_INT8, "native int8"}, {"onednn", FA_NN_INT8, "onednn int8"},
-    {"native", FA_NN_FP16, "native fp16"}, {"onednn", FA_NN_FP16, "onednn fp16"},
+    {"native", FA_NN_FP32, "native fp32", 1}, {"onednn", FA_NN_FP32, "onednn fp32", 1},
+    {"native", FA_NN_INT8, "native int8", 1}, {"onednn", FA_NN_INT8, "onednn int8", 1},
+    {"native", FA_NN_FP16, "native fp16", 1}, {"onednn", FA_NN_FP16, "onednn fp16", 1},
+    {"cuda", FA_NN_FP32, "cuda fp32", 1},     {"cuda", FA_NN_FP16, "cuda fp16", 1},
+    {"cuda", FA_NN_FP16, "cuda fp16 x8", 8},
 };
 #define N_OURS (sizeof our_configs / sizeof our_configs[0])
 
@@ -657,14 +664,21 @@ static void load_ours(engine *e, const char *path, const char *fanq, const char 
     }
     fa_nn_options o = {
         .backend = our_configs[cfg].backend, .precision = our_configs[cfg].precision, .threads = threads};
+    e->batch = our_configs[cfg].batch;
     e->m = fa_nn_model_load(int8 ? fanq : path, &o);
-    if (e->m) e->s = fa_nn_session_new(e->m, 1);
+    if (e->m) e->s = fa_nn_session_new(e->m, e->batch);
     if (!e->s) snprintf(e->why, sizeof e->why, "n/a (%s)", fa_err_msg());
 }
 
 static int run_engine(const ort *o, engine *e, float *input, const int64_t *shape, int rank, int keep) {
     if (e->is_ort) return ort_run(o, &e->om, input, shape, rank, keep);
-    return fa_nn_run(e->s, input, NULL);
+    if (e->batch > 1 && !e->batch_in) {
+        size_t n = 1;
+        for (int i = 0; i < rank; i++) n *= (size_t)shape[i];
+        if (!(e->batch_in = malloc(n * sizeof *input * (size_t)e->batch))) return -1;
+        for (int b = 0; b < e->batch; b++) memcpy(e->batch_in + n * (size_t)b, input, n * sizeof *input);
+    }
+    return fa_nn_run(e->s, e->batch > 1 ? e->batch_in : input, NULL);
 }
 
 static void free_engine(const ort *o, engine *e) {
@@ -673,6 +687,7 @@ static void free_engine(const ort *o, engine *e) {
     fa_nn_model_free(e->m);
     free(e->times);
     free(e->cpu);
+    free(e->batch_in);
 }
 
 /* Max |ours - ORT| over every output ORT has, matched by name. */
@@ -797,8 +812,9 @@ static void print_cell(const bench_model *bm, int threads, engine *e, int n_e) {
             printf("%-21s %3d  %-12s  %s\n", bm->name, threads, e[i].label, e[i].why);
             continue;
         }
-        double med = quantile(e[i].times, e[i].n_times, 0.5), p90 = quantile(e[i].times, e[i].n_times, 0.9);
-        double cpu = quantile(e[i].cpu, e[i].n_times, 0.5);
+        double per = e[i].batch > 1 ? e[i].batch : 1;
+        double med = quantile(e[i].times, e[i].n_times, 0.5) / per;
+        double p90 = quantile(e[i].times, e[i].n_times, 0.9) / per, cpu = quantile(e[i].cpu, e[i].n_times, 0.5) / per;
         printf("%-21s %3d  %-12s %8.2f %8.2f %8.2f %5d", bm->name, threads, e[i].label, med * 1e3, p90 * 1e3,
                cpu * 1e3, e[i].n_times);
         if (!e[i].is_ort && ort_med == ort_med)

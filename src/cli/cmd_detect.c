@@ -28,7 +28,7 @@
 static void help(FILE *out) {
     fprintf(out,
             "usage: footanalytics detect IMAGE|DIR|VIDEO... --model PATH [--precision fp32|int8|fp16]\n"
-            "              [--backend auto|native|onednn] [--tiles auto|RxC|none] [--roi auto|none]\n"
+            "              [--backend auto|native|onednn|cuda] [--tiles auto|RxC|none] [--roi auto|none]\n"
             "              [--classes LIST] [--conf X] [--nms X] [--nms-agnostic] [--fps N]\n"
             "              [--out FILE.json] [--draw FILE.png] [--eval] [--threads N] [--max-batch N]\n"
             "              [--max-frames N]\n"
@@ -42,7 +42,9 @@ static void help(FILE *out) {
             "                    $FA_MODEL_DIR, then ../shared/data/models\n"
             "  --precision P     fp32 (default), fp16 (half-size weights), int8 (needs a quantised\n"
             "                    .fanq model: see 'footanalytics model quantize')\n"
-            "  --backend B       auto (default: oneDNN when built in), native, onednn\n"
+            "  --backend B       auto (default: oneDNN when built in), native, onednn, cuda (an NVIDIA GPU\n"
+            "                    through libfa_nn_cuda.so, built where nvcc is; with --precision fp16\n"
+            "                    half activations too)\n"
             "  --tiles T         auto (default): frames over 2.5x the network input in a side are cut\n"
             "                    into overlapping tiles of about the network's size, run as one\n"
             "                    batch; RxC: a fixed grid (e.g. 3x6); none: the whole frame\n"
@@ -136,8 +138,8 @@ static int parse_option(detect_opts *o, int c, const char *arg) {
     case 'm': o->model = arg; return 0;
     case 'p': return parse_precision(arg, &o->det.precision);
     case 'b':
-        if (strcmp(arg, "auto") && strcmp(arg, "native") && strcmp(arg, "onednn"))
-            return fa_cli_usage("detect", "--backend: expected auto, native or onednn, got '%s'", arg);
+        if (strcmp(arg, "auto") && strcmp(arg, "native") && strcmp(arg, "onednn") && strcmp(arg, "cuda"))
+            return fa_cli_usage("detect", "--backend: expected auto, native, onednn or cuda, got '%s'", arg);
         o->det.backend = arg;
         return 0;
     case 't':

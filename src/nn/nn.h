@@ -159,7 +159,13 @@ int fa_nn_graph_yolo_heads(const fa_nn_graph *g, const fa_nn_yolo_head **heads);
 /* ----------------------------------------------------------------- models */
 
 typedef struct fa_nn_options {
-    const char *backend; /* "auto" (NULL too): oneDNN when built, else native; "native"; "onednn" */
+    /* "auto" (NULL too): oneDNN when built, else native; "native"; "onednn";
+     * "cuda": the whole graph on an NVIDIA GPU through the plugin
+     * libfa_nn_cuda.so (built where nvcc is: FA_WITH_CUDA; found beside the
+     * program or at $FA_NN_CUDA_LIB), fp32 or fp16 (weights and activations
+     * half, accumulation fp32); FA_EUNAVAIL with the reason when the plugin
+     * or a device is missing. */
+    const char *backend;
     /* fa_nn_precision (kernels.h): FA_NN_FP32; FA_NN_FP16 (conv weights
      * stored as half, computed in fp32: native only, "auto" picks native,
      * "onednn" is FA_EINVAL); FA_NN_INT8 only with a .fanq model (a .fanq

@@ -62,6 +62,13 @@ int fa_nn_graph_prepare(fa_nn_graph *g);
  * outputs allocated to their shapes). 0 or FA_EINVAL naming the node. */
 int fa_nn_op_run(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes, void *const *bufs);
 
+/* Resize node nd's index tables (what the CPU operator uses): for each
+ * output row, then each output column, the two source indices and the
+ * weight of the second (nearest: equal indices, weight 0). The arrays
+ * hold OH + OW entries; bufs gives the constant scales input. */
+void fa_nn_resize_tables(const fa_nn_node *nd, const fa_nn_shape *shapes, void *const *bufs, int64_t *i0,
+                         int64_t *i1, float *wt);
+
 /* Naive reference convolution (conv_ref.c): obviously correct, slow; for
  * tests and as a numerical reference. */
 void fa_nn_conv_reference(const fa_nn_conv_params *p, const float *in, const float *w, const float *b,

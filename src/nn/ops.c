@@ -323,15 +323,23 @@ static void resize_axis(const fa_nn_attrs *a, int64_t in_len, int64_t out_len, f
     }
 }
 
+void fa_nn_resize_tables(const fa_nn_node *nd, const fa_nn_shape *shapes, void *const *bufs, int64_t *i0,
+                         int64_t *i1, float *wt) {
+    const fa_nn_shape *is = &shapes[nd->in[0]], *os = &shapes[nd->out[0]];
+    int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
+    float sh = (float)OH / (float)H, sw = (float)OW / (float)W;
+    int64_t sizes_n = nd->n_in > 3 && nd->in[3] >= 0 ? fa_nn_shape_count(&shapes[nd->in[3]]) : 0;
+    if (!sizes_n && nd->n_in > 2 && nd->in[2] >= 0) {
+        const float *sc = bufs[nd->in[2]];
+        sh = sc[2], sw = sc[3];
+    }
+    resize_axis(&nd->a, H, OH, sh, i0, i1, wt);
+    resize_axis(&nd->a, W, OW, sw, i0 + OH, i1 + OH, wt + OH);
+}
+
 static int run_resize(const op_ctx *c) {
     const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
     int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
-    float sh = (float)OH / (float)H, sw = (float)OW / (float)W;
-    int64_t sizes_n = c->nd->n_in > 3 && c->nd->in[3] >= 0 ? fa_nn_shape_count(ish(c, 3)) : 0;
-    if (!sizes_n && c->nd->n_in > 2 && c->nd->in[2] >= 0) {
-        const float *sc = in(c, 2);
-        sh = sc[2], sw = sc[3];
-    }
     size_t nidx = (size_t)(OH + OW);
     int64_t *i0 = fa_malloc(nidx * 2 * sizeof *i0);
     float *wt = fa_malloc(nidx * sizeof *wt);
@@ -341,8 +349,7 @@ static int run_resize(const op_ctx *c) {
         return FA_ENOMEM;
     }
     int64_t *i1 = i0 + nidx;
-    resize_axis(&c->nd->a, H, OH, sh, i0, i1, wt);
-    resize_axis(&c->nd->a, W, OW, sw, i0 + OH, i1 + OH, wt + OH);
+    fa_nn_resize_tables(c->nd, c->s, c->bufs, i0, i1, wt);
     const float *x = in(c, 0);
     float *y = out(c, 0);
     for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {

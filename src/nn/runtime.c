@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "core/pool.h"
+#include "nn/cuda.h"
 
 #define ALIGN 64
 
@@ -59,6 +60,7 @@ struct fa_nn_model {
     unsigned char *quantised; /* per node: the conv runs int8 (INT8 models) */
     fa_pool *pool;        /* NULL: single-threaded */
     int threads;          /* >= 1 */
+    int cuda;             /* backend "cuda": sessions run on the GPU plugin (cuda.h), no CPU convs */
 };
 
 struct fa_nn_session {
@@ -75,6 +77,7 @@ struct fa_nn_session {
     fa_nn_parallel par;  /* the model's threads */
     fa_nn_observe_fn observe; /* calibration hook (fa_nn_run_observe), or NULL */
     void *observe_ud;
+    fa_nn_cuda_ctx *gpu; /* backend "cuda": the program on the GPU */
 };
 
 static const fa_nn_parallel serial = {NULL, NULL, 1};
@@ -86,8 +89,16 @@ static void pool_for_each(void *ud, size_t n, void (*fn)(void *arg, size_t i), v
 
 /* ------------------------------------------------------------------ model */
 
-static int pick_backend(const fa_nn_options *o, int precision, const fa_nn_backend **be) {
+static int pick_backend(const fa_nn_options *o, int precision, const fa_nn_backend **be, int *cuda) {
     const char *name = o && o->backend ? o->backend : "auto";
+    if (strcmp(name, "cuda") == 0) {
+        /* the GPU runs the whole graph; the CPU backend only answers info */
+        if (precision != FA_NN_FP32 && precision != FA_NN_FP16)
+            return fa_err_set(FA_EINVAL, "nn: backend 'cuda' runs fp32 or fp16, not int8 (.fanq models run on "
+                              "the CPU backends)");
+        *be = fa_nn_backend_native(), *cuda = 1;
+        return fa_nn_cuda_available();
+    }
     if (precision != FA_NN_FP32 && precision != FA_NN_FP16 && precision != FA_NN_INT8)
         return fa_err_set(FA_EINVAL, "nn: precision %d unknown (0 fp32, 1 int8, 2 fp16)", precision);
     if (precision == FA_NN_FP16 && strcmp(name, "onednn") == 0)
@@ -102,7 +113,7 @@ static int pick_backend(const fa_nn_options *o, int precision, const fa_nn_backe
         *be = fa_nn_backend_onednn();
         if (!*be) return fa_err_set(FA_EUNAVAIL, "nn: backend 'onednn' is not built in (FA_WITH_ONEDNN)");
     } else {
-        return fa_err_set(FA_EINVAL, "nn: backend '%s' unknown (auto, native, onednn)", name);
+        return fa_err_set(FA_EINVAL, "nn: backend '%s' unknown (auto, native, onednn, cuda)", name);
     }
     return 0;
 }
@@ -129,7 +140,7 @@ static void model_info(fa_nn_model *m, const fa_nn_shape *shapes) {
     fa_nn_graph *g = m->g;
     fa_nn_info *in = &m->info;
     unsigned char *seen = calloc(g->n_tensors ? g->n_tensors : 1, 1);
-    in->backend = m->be->name;
+    in->backend = m->cuda ? "cuda" : m->be->name;
     in->folded_constants = g->folded;
     in->fused_batchnorm = g->fused_bn;
     in->fused_act = g->fused_act;
@@ -149,7 +160,11 @@ static void model_info(fa_nn_model *m, const fa_nn_shape *shapes) {
             fa_nn_conv_params p;
             conv_params(g, nd, shapes, &p);
             in->macs += (uint64_t)p.c_out * p.h_out * p.w_out * (uint64_t)(p.c_in / p.groups) * p.kh * p.kw;
-            in->weight_bytes += m->be->conv_bytes(m->convs[n]);
+            if (m->cuda) /* what the GPU holds: fp16 or fp32 weights, fp32 bias */
+                in->weight_bytes += (size_t)fa_nn_shape_count(&shapes[nd->in[1]]) *
+                                        (m->precision == FA_NN_FP16 ? 2 : 4) + (size_t)p.c_out * 4;
+            else
+                in->weight_bytes += m->be->conv_bytes(m->convs[n]);
         }
     }
     free(seen);
@@ -284,7 +299,7 @@ fa_nn_model *fa_nn_model_build(fa_nn_graph *g, const fa_nn_options *o, const fa_
     if (!rc && !q && m->precision == FA_NN_INT8)
         rc = fa_err_set(FA_EINVAL, "%s: precision int8 needs a quantised model (.fanq: fa_nn_calibrate, "
                         "fa_nn_quant_save)", g->file);
-    if (!rc) rc = pick_backend(o, m->precision, &m->be);
+    if (!rc) rc = pick_backend(o, m->precision, &m->be, &m->cuda);
     if (!rc) rc = set_threads(m, o);
     if (!rc && g->n_inputs != 1)
         rc = fa_err_set(FA_EINVAL, "%s: %d graph inputs, only models with one input are supported", g->file,
@@ -293,7 +308,13 @@ fa_nn_model *fa_nn_model_build(fa_nn_graph *g, const fa_nn_options *o, const fa_
     if (!rc && !(shapes = fa_calloc(g->n_tensors ? g->n_tensors : 1, sizeof *shapes))) rc = FA_ENOMEM;
     if (!rc) rc = fa_nn_graph_infer(g, shapes, 0);
     if (!rc && q) rc = fa_nn_quant_check(q, g, path);
-    if (!rc) rc = prepare_convs(m, shapes, q);
+    if (!rc && m->cuda) /* no CPU convolutions: each session uploads the weights to the GPU */
+        rc = (m->convs = fa_calloc(g->n_nodes ? g->n_nodes : 1, sizeof *m->convs)) &&
+                     (m->conv_par = fa_calloc(g->n_nodes ? g->n_nodes : 1, sizeof *m->conv_par))
+                 ? 0
+                 : FA_ENOMEM;
+    else if (!rc)
+        rc = prepare_convs(m, shapes, q);
     if (!rc) model_info(m, shapes);
     free(shapes);
     if (rc) {
@@ -485,7 +506,7 @@ static int session_buffers(fa_nn_session *s) {
     const fa_nn_graph *g = m->g;
     for (size_t n = 0; n < g->n_nodes; n++) {
         const fa_nn_node *nd = &g->nodes[n];
-        if (nd->dead || nd->op != FA_NN_OP_CONV) continue;
+        if (nd->dead || nd->op != FA_NN_OP_CONV || m->cuda) continue;
         fa_nn_conv_params p;
         conv_params(g, nd, s->shapes, &p);
         if (memcmp(&p, &m->conv_par[n], sizeof p) != 0)
@@ -517,6 +538,33 @@ static int session_buffers(fa_nn_session *s) {
     return 0;
 }
 
+/* Backend "cuda": the graph lowered as this session placed it, uploaded.
+ * The host arena stays: the outputs are copied into their slots, so
+ * fa_nn_session_output reads them as on the CPU. */
+static int session_gpu(fa_nn_session *s) {
+    const fa_nn_model *m = s->m;
+    fa_cuda_program *p = fa_nn_session_lower(s, m->precision == FA_NN_FP16);
+    if (!p) return fa_err_code() ? fa_err_code() : FA_ENOMEM;
+    s->gpu = fa_nn_cuda_create(p);
+    fa_nn_cuda_program_free(p);
+    return s->gpu ? 0 : fa_err_prefix("%s (batch %d)", m->g->file, s->batch);
+}
+
+fa_cuda_program *fa_nn_session_lower(const fa_nn_session *s, int fp16) {
+    return fa_nn_cuda_lower(s->m->g, s->shapes, s->offset, s->arena_bytes, s->bufs, fp16);
+}
+
+static int run_gpu(fa_nn_session *s, const float *input, float **outputs) {
+    const fa_nn_graph *g = s->m->g;
+    float *dst[FA_CUDA_MAX_OUT];
+    for (int i = 0; i < g->n_outputs; i++)
+        dst[i] = s->bufs[g->outputs[i]];
+    if (fa_nn_cuda_run(s->gpu, input, dst)) return fa_err_prefix("%s", g->file);
+    for (int i = 0; outputs && i < g->n_outputs; i++)
+        outputs[i] = dst[i];
+    return 0;
+}
+
 fa_nn_session *fa_nn_session_new(const fa_nn_model *m, int batch) {
     const fa_nn_graph *g = m->g;
     if (batch < 1 || batch > 4096) {
@@ -538,6 +586,7 @@ fa_nn_session *fa_nn_session_new(const fa_nn_model *m, int batch) {
     if (!rc) rc = fa_nn_graph_infer_shapes(g, s->shapes, batch);
     if (!rc) rc = plan_memory(s);
     if (!rc) rc = session_buffers(s);
+    if (!rc && m->cuda) rc = session_gpu(s);
     if (rc) {
         fa_nn_session_free(s);
         return NULL;
@@ -547,6 +596,7 @@ fa_nn_session *fa_nn_session_new(const fa_nn_model *m, int batch) {
 
 void fa_nn_session_free(fa_nn_session *s) {
     if (!s) return;
+    fa_nn_cuda_free(s->gpu);
     free(s->shapes);
     free(s->bufs);
     free(s->offset);
@@ -676,6 +726,7 @@ static void observe_node(const fa_nn_session *s, const fa_nn_node *nd) {
 int fa_nn_run(fa_nn_session *s, const float *input, float **outputs) {
     const fa_nn_graph *g = s->m->g;
     if (!input) return fa_err_set(FA_EINVAL, "%s: no input", g->file);
+    if (s->gpu) return run_gpu(s, input, outputs);
     s->bufs[g->inputs[0]] = (void *)(uintptr_t)input;
     for (size_t n = 0; n < g->n_nodes; n++) {
         const fa_nn_node *nd = &g->nodes[n];
@@ -696,6 +747,7 @@ int fa_nn_run(fa_nn_session *s, const float *input, float **outputs) {
 }
 
 int fa_nn_run_observe(fa_nn_session *s, const float *input, fa_nn_observe_fn fn, void *ud) {
+    if (s->gpu) return fa_err_set(FA_EINVAL, "%s: calibration observes CPU runs: use a CPU backend", s->m->g->file);
     s->observe = fn;
     s->observe_ud = ud;
     if (fn) fn(ud, s->m->g->inputs[0], input, (size_t)fa_nn_shape_count(&s->shapes[s->m->g->inputs[0]]));

@@ -386,7 +386,7 @@ static void test_missing_file(void **state) {
     pbw m = make_model(good);
     assert_null(
         fa_nn_model_from_graph(fa_nn_onnx_load_mem("t.onnx", m.b, m.n), &(fa_nn_options){.backend = "gpu"}));
-    assert_string_equal(fa_err_msg(), "nn: backend 'gpu' unknown (auto, native, onednn)");
+    assert_string_equal(fa_err_msg(), "nn: backend 'gpu' unknown (auto, native, onednn, cuda)");
     fa_nn_model *model = fa_nn_model_from_graph(fa_nn_onnx_load_mem("t.onnx", m.b, m.n), NULL);
     assert_non_null(model);
     assert_null(fa_nn_session_new(model, 0));
