@@ -8,7 +8,15 @@
  * Threads come from a small persistent pthread pool (see below); it
  * also reports the critical path of the 2-thread split.
  *
+ * --model FILE: every Conv of a real model (ONNX, or Darknet .cfg with its
+ * .weights beside it), prepared as the runtime prepares it (folded,
+ * fused, batch 1), timed alone on the native and the oneDNN backend at
+ * 1 thread (best of the runs), then the whole model on each backend
+ * (median of the runs): where a model's time goes, per layer, and which
+ * backend wins each layer. -n RUNS sets the runs (default 30).
+ *
  * Usage: bench_conv [min_seconds_per_case]   (default 0.3)
+ *        bench_conv --model FILE [-n RUNS]
  * FA_NN_NATIVE_ISA=generic times the portable kernels instead of AVX2.
  */
 #include <pthread.h>
@@ -18,6 +26,8 @@
 
 #include "bench_util.h"
 #include "nn/kernels.h"
+#include "nn/nn.h"
+#include "nn/nn_internal.h"
 
 /* ---- a persistent pool ----
  * Workers sleep on a condition variable between for_each calls. On a
@@ -215,7 +225,192 @@ static void bench_layer(const layer *l, double min_s) {
     free(in), free(w), free(bias), free(out);
 }
 
+/* ---- --model: the convolutions of a real model ----
+ * Timed in CPU seconds of the calling thread (1 thread throughout), which
+ * other processes on this shared machine do not inflate. */
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Node nd's conv parameters at batch 1, as runtime.c derives them. */
+static fa_nn_conv_params node_params(const fa_nn_graph *g, const fa_nn_node *nd) {
+    const fa_nn_tensor *x = fa_nn_graph_tensor(g, nd->in[0]), *y = fa_nn_graph_tensor(g, nd->out[0]);
+    const fa_nn_tensor *w = fa_nn_graph_tensor(g, nd->in[1]);
+    return (fa_nn_conv_params){
+        .n = 1, .c_in = (int)x->shape[1], .h_in = (int)x->shape[2], .w_in = (int)x->shape[3],
+        .c_out = (int)y->shape[1], .h_out = (int)y->shape[2], .w_out = (int)y->shape[3],
+        .kh = (int)w->shape[2], .kw = (int)w->shape[3], .stride_h = nd->a.strides[0],
+        .stride_w = nd->a.strides[1], .dil_h = nd->a.dilations[0], .dil_w = nd->a.dilations[1],
+        .pad_t = nd->a.pads[0], .pad_l = nd->a.pads[1], .pad_b = nd->a.pads[2], .pad_r = nd->a.pads[3],
+        .groups = nd->a.group, .act = (fa_nn_act)nd->act, .alpha = nd->act_alpha};
+}
+
+/* Best seconds of one run of backend be on p (runs runs); -1 when it
+ * refuses the shape. */
+static double time_backend(const fa_nn_backend *be, const fa_nn_conv_params *p, const float *w,
+                           const float *bias, const float *in, float *out, int runs) {
+    if (!be) return -1;
+    fa_nn_conv *c = be->conv_prepare(p, FA_NN_FP32, w, bias, NULL);
+    if (!c) return -1;
+    void *ws = malloc(be->conv_workspace(c, NULL) + 64);
+    double best = 1e9;
+    for (int r = 0; r < runs + 2; r++) {
+        double t0 = cpu_now();
+        be->conv_run(c, in, out, ws, NULL);
+        double dt = cpu_now() - t0;
+        if (r >= 2 && dt < best) best = dt;
+    }
+    free(ws);
+    be->conv_free(c);
+    return best;
+}
+
+/* Median ms of a whole run of the model at path on backend name. */
+static double time_model(const char *path, const char *backend, const float *input, int runs) {
+    fa_nn_model *m = fa_nn_model_load(path, &(fa_nn_options){.backend = backend});
+    fa_nn_session *s = m ? fa_nn_session_new(m, 1) : NULL;
+    if (!s) {
+        fprintf(stderr, "bench_conv: %s: %s\n", backend, fa_err_msg());
+        fa_nn_model_free(m);
+        return -1;
+    }
+    double *t = malloc(sizeof *t * (size_t)runs);
+    fa_nn_run(s, input, NULL);
+    for (int r = 0; r < runs; r++) {
+        double t0 = cpu_now();
+        fa_nn_run(s, input, NULL);
+        t[r] = cpu_now() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    double med = t[runs / 2] * 1e3;
+    free(t);
+    fa_nn_session_free(s);
+    fa_nn_model_free(m);
+    return med;
+}
+
+/* Per op kind CPU time of whole runs: fa_nn_run_observe calls back after
+ * every node, so the time between two calls is the node's. */
+typedef struct op_clock {
+    int *producer_op;   /* per tensor: the op of the node writing it, -1 */
+    int *producer_node; /* per tensor: the node writing it */
+    double *per_node;   /* per node */
+    double last, per_op[FA_NN_OP_COUNT];
+} op_clock;
+
+static void op_tick(void *ud, int tensor, const float *data, size_t n) {
+    (void)data, (void)n;
+    op_clock *oc = ud;
+    double t = cpu_now();
+    if (oc->producer_op[tensor] >= 0) {
+        oc->per_op[oc->producer_op[tensor]] += t - oc->last;
+        oc->per_node[oc->producer_node[tensor]] += t - oc->last;
+    }
+    oc->last = cpu_now();
+}
+
+static void print_op_times(const char *path, const float *input, int runs) {
+    fa_nn_model *m = fa_nn_model_load(path, &(fa_nn_options){.backend = "native"});
+    fa_nn_session *s = m ? fa_nn_session_new(m, 1) : NULL;
+    if (!s) {
+        fa_nn_model_free(m);
+        return;
+    }
+    const fa_nn_graph *g = fa_nn_model_graph(m);
+    size_t nn = fa_nn_graph_node_count(g);
+    op_clock oc = {.producer_op = malloc(sizeof(int) * fa_nn_graph_tensor_count(g)),
+                   .producer_node = malloc(sizeof(int) * fa_nn_graph_tensor_count(g)),
+                   .per_node = calloc(nn, sizeof(double))};
+    for (size_t i = 0; i < fa_nn_graph_tensor_count(g); i++) oc.producer_op[i] = -1;
+    for (size_t n = 0; n < nn; n++) {
+        const fa_nn_node *nd = fa_nn_graph_node(g, n);
+        for (int o = 0; !nd->dead && o < nd->n_out; o++)
+            oc.producer_op[nd->out[o]] = (int)nd->op, oc.producer_node[nd->out[o]] = (int)n;
+    }
+    for (int r = 0; r < runs; r++) {
+        oc.last = cpu_now();
+        fa_nn_run_observe(s, input, op_tick, &oc);
+    }
+    printf("native, CPU ms per run by op (observed runs):");
+    for (int op = 0; op < FA_NN_OP_COUNT; op++)
+        if (oc.per_op[op] > 0) printf(" %s %.3f", fa_nn_op_name((fa_nn_op)op), oc.per_op[op] * 1e3 / runs);
+    printf("\nnative, the slowest nodes in the model (CPU ms per run):");
+    for (int top = 0; top < 12; top++) {
+        size_t best = 0;
+        for (size_t n = 1; n < nn; n++)
+            if (oc.per_node[n] > oc.per_node[best]) best = n;
+        if (oc.per_node[best] <= 0) break;
+        const char *op = fa_nn_op_name(fa_nn_graph_node(g, best)->op);
+        printf(" %zu:%s %.3f", best, op, oc.per_node[best] * 1e3 / runs);
+        oc.per_node[best] = -1;
+    }
+    printf("\n");
+    free(oc.producer_op);
+    free(oc.producer_node);
+    free(oc.per_node);
+    fa_nn_session_free(s);
+    fa_nn_model_free(m);
+}
+
+static const char *act_name(fa_nn_act a) {
+    static const char *names[] = {"", "relu", "leaky", "sigm"};
+    return a >= FA_NN_ACT_NONE && a <= FA_NN_ACT_SIGMOID ? names[a] : "?";
+}
+
+/* One line per Conv of the model, then the sums and the whole runs. */
+static int bench_model(const char *path, int runs) {
+    fa_nn_model *m = fa_nn_model_load(path, &(fa_nn_options){.backend = "native"});
+    if (!m) {
+        fprintf(stderr, "bench_conv: %s\n", fa_err_msg());
+        return 1;
+    }
+    const fa_nn_graph *g = fa_nn_model_graph(m);
+    float *buf = filled((size_t)1 << 24), *out = malloc((size_t)4 << 24);
+    double sum_nat = 0, sum_dnn = 0, sum_best = 0, flops = 0;
+    printf("%-5s %-40s %5s %9s %6s %6s %8s %8s %7s\n", "node", "conv (c_in->c_out k/s g @hw_out)", "act",
+           "MFLOP", "nat_ms", "dnn_ms", "nat GF/s", "dnn GF/s", "dnn/nat");
+    for (size_t n = 0; n < fa_nn_graph_node_count(g); n++) {
+        const fa_nn_node *nd = fa_nn_graph_node(g, n);
+        if (nd->dead || nd->op != FA_NN_OP_CONV) continue;
+        fa_nn_conv_params p = node_params(g, nd);
+        const float *w = fa_nn_graph_tensor(g, nd->in[1])->data;
+        const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? fa_nn_graph_tensor(g, nd->in[2])->data : NULL;
+        double f = 2.0 * p.c_out * p.h_out * p.w_out * (double)(p.c_in / p.groups) * p.kh * p.kw;
+        double tn = time_backend(fa_nn_backend_native(), &p, w, b, buf, out, runs);
+        double td = time_backend(fa_nn_backend_onednn(), &p, w, b, buf, out, runs);
+        char what[64];
+        snprintf(what, sizeof what, "%d->%d %dx%d/%d g%d @%dx%d", p.c_in, p.c_out, p.kh, p.kw, p.stride_h,
+                 p.groups, p.h_out, p.w_out);
+        printf("%-5zu %-40s %5s %9.3f %6.3f %6.3f %8.1f %8.1f %7.2f\n", n, what, act_name(p.act), f * 1e-6,
+               tn * 1e3, td * 1e3, f / tn * 1e-9, td > 0 ? f / td * 1e-9 : 0, td > 0 ? td / tn : 0);
+        sum_nat += tn, sum_dnn += td, flops += f;
+        sum_best += td > 0 && td < tn ? td : tn;
+    }
+    printf("convs: %.1f MFLOP, native %.3f ms, onednn %.3f ms, best of the two per layer %.3f ms\n",
+           flops * 1e-6, sum_nat * 1e3, sum_dnn * 1e3, sum_best * 1e3);
+    fa_nn_model_free(m);
+    printf("whole model, median CPU ms of %d runs: native %.3f ms, onednn %.3f ms\n", runs,
+           time_model(path, "native", buf, runs), time_model(path, "onednn", buf, runs));
+    print_op_times(path, buf, runs);
+    free(buf);
+    free(out);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--model") == 0) {
+        bench_print_machine(argc, argv);
+        int runs = argc > 4 && strcmp(argv[3], "-n") == 0 ? atoi(argv[4]) : 30;
+        return bench_model(argv[2], runs > 0 ? runs : 30);
+    }
     double min_s = argc > 1 ? atof(argv[1]) : 0.3;
     bench_print_machine(argc, argv);
     const char *isa = getenv("FA_NN_NATIVE_ISA");

@@ -42,7 +42,7 @@ static void help(FILE *out) {
             "                    $FA_MODEL_DIR, then ../shared/data/models\n"
             "  --precision P     fp32 (default), fp16 (half-size weights), int8 (needs a quantised\n"
             "                    .fanq model: see 'footanalytics model quantize')\n"
-            "  --backend B       auto (default: oneDNN when built in), native, onednn, cuda (an NVIDIA GPU\n"
+            "  --backend B       auto (default: native), native, onednn, cuda (an NVIDIA GPU\n"
             "                    through libfa_nn_cuda.so, built where nvcc is; with --precision fp16\n"
             "                    half activations too)\n"
             "  --tiles T         auto (default): frames over 2.5x the network input in a side are cut\n"

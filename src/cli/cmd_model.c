@@ -38,7 +38,7 @@ static void help(FILE *out) {
             "          median and 90th percentile milliseconds per run and per image\n"
             "\n"
             "options:\n"
-            "  --backend B     auto (default: oneDNN when built in, else native), native, onednn, cuda\n"
+            "  --backend B     auto (default: native), native, onednn, cuda\n"
             "  --precision P   fp32 (default), int8, fp16\n"
             "  --threads N     threads per run (default 1)\n"
             "  --batch N       images per run (default 1)\n"

@@ -253,12 +253,12 @@ static int resolved_precision(const char *path, const fa_nn_options *o) {
     return has_suffix(path, ".fanq") ? FA_NN_INT8 : o ? o->precision : FA_NN_FP32;
 }
 
-/* The backend a load picks, as runtime.c does: "auto" is oneDNN when built,
- * except for FP16 weights, which only the native backend stores. */
+/* The backend a load picks, as runtime.c does: "auto" is native. */
 static const char *resolved_backend(const fa_nn_options *o, int precision) {
     const char *name = o && o->backend ? o->backend : "auto";
     if (strcmp(name, "auto") != 0) return name;
-    return fa_nn_backend_onednn() && precision != FA_NN_FP16 ? "onednn" : "native";
+    (void)precision;
+    return "native";
 }
 
 static int make_key(fa_nn_cache *c, const char *path, const fa_nn_options *o, const int64_t *shape, int rank,

@@ -102,6 +102,13 @@ typedef struct fa_nn_backend {
     void (*conv_free)(fa_nn_conv *c);
 } fa_nn_backend;
 
+/* Validates p for any backend (conv_check.c): every dimension 1..65536,
+ * paddings 0..65536, groups dividing c_in and c_out, h_out / w_out equal
+ * to what the input, kernel, stride, dilation and padding give, kh * kw
+ * <= 65536, a known activation, a finite leaky slope. 0, or FA_EINVAL
+ * with "<who> conv: field '<name>': expected ..., got ..." (p NULL too). */
+int fa_nn_conv_check(const char *who, const fa_nn_conv_params *p);
+
 /* The native backend (always present). */
 const fa_nn_backend *fa_nn_backend_native(void);
 /* The oneDNN backend, or NULL when built without it. */

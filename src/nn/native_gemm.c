@@ -1,7 +1,8 @@
 /*
  * native_gemm.c - the GEMM micro-kernels of the native backend (one MR x NR
- * = 6 x 16 tile of C over the whole K), the activations, and the IEEE half
- * conversions used by FP16 weight storage.
+ * = 6 x 16 (AVX2, portable) or 12 x 16 (AVX-512) tile of C over the whole
+ * K), the activations, and the IEEE half conversions used by FP16 weight
+ * storage.
  *
  * Why 6 x 16: with AVX2 a tile row is two 8-float registers, so 6 rows use
  * 12 accumulators, leaving 4 of the 16 ymm registers for the two B vectors
@@ -10,6 +11,11 @@
  * packed (see native_kern.h) so the inner loop reads memory strictly
  * sequentially. The portable version keeps the same layout so packing is
  * shared; written with plain arrays, compilers vectorise it for SSE2.
+ * With AVX-512 a tile row is one 16-float register and there are 32
+ * registers, so the tile grows to 12 rows: 12 accumulators, one B load and
+ * 12 broadcast-FMAs (the broadcast folded into the FMA's memory operand)
+ * per k step, twice the work per instruction of the AVX2 tile; the B
+ * panel layout is the same, only the A panels are 12 rows high.
  *
  * The AVX2 functions carry __attribute__((target)) so the file builds for
  * generic x86-64; native.c calls them only when the CPU reports AVX2, FMA
@@ -165,6 +171,178 @@ AVX2_TARGET void fa_nn_native_tile_avx2(const fa_nn_tile *t) {
     if (!direct) store_tile(t, (const float(*)[FA_NN_NR])tmp);
 }
 
+#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512dq")))
+
+/* ReLU / leaky on one 16-float register, as avx2_act does on 8. */
+AVX512_TARGET static inline __m512 avx512_act(__m512 v, fa_nn_act act, __m512 alpha) {
+    if (act == FA_NN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == FA_NN_ACT_LEAKY) {
+        __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+        return _mm512_mask_blend_ps(pos, _mm512_mul_ps(v, alpha), v);
+    }
+    return v;
+}
+
+#define ROW512_FMA(r) c##r = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, c##r)
+#define ROW512_OUT(r)                                                                                       \
+    do {                                                                                                    \
+        if ((r) < t->mr)                                                                                    \
+            _mm512_mask_storeu_ps(t->c + (size_t)(r) * t->ldc, cols, avx512_act(c##r, act, alpha));         \
+    } while (0)
+
+AVX512_TARGET void fa_nn_native_tile_avx512(const fa_nn_tile *t) {
+    const float *bias = t->bias;
+    __m512 c0 = _mm512_set1_ps(bias[0]), c1 = _mm512_set1_ps(bias[1]), c2 = _mm512_set1_ps(bias[2]);
+    __m512 c3 = _mm512_set1_ps(bias[3]), c4 = _mm512_set1_ps(bias[4]), c5 = _mm512_set1_ps(bias[5]);
+    __m512 c6 = _mm512_set1_ps(bias[6]), c7 = _mm512_set1_ps(bias[7]), c8 = _mm512_set1_ps(bias[8]);
+    __m512 c9 = _mm512_set1_ps(bias[9]), c10 = _mm512_set1_ps(bias[10]), c11 = _mm512_set1_ps(bias[11]);
+    const float *a = t->a, *b = t->b;
+    for (size_t k = 0; k < t->k; k++, a += FA_NN_MR512, b += FA_NN_NR) {
+        __m512 bv = _mm512_loadu_ps(b);
+        ROW512_FMA(0);
+        ROW512_FMA(1);
+        ROW512_FMA(2);
+        ROW512_FMA(3);
+        ROW512_FMA(4);
+        ROW512_FMA(5);
+        ROW512_FMA(6);
+        ROW512_FMA(7);
+        ROW512_FMA(8);
+        ROW512_FMA(9);
+        ROW512_FMA(10);
+        ROW512_FMA(11);
+    }
+    const __m512 alpha = _mm512_set1_ps(t->alpha);
+    const fa_nn_act act = t->act;
+    const __mmask16 cols = (__mmask16)((1u << t->nr) - 1u);
+    ROW512_OUT(0);
+    ROW512_OUT(1);
+    ROW512_OUT(2);
+    ROW512_OUT(3);
+    ROW512_OUT(4);
+    ROW512_OUT(5);
+    ROW512_OUT(6);
+    ROW512_OUT(7);
+    ROW512_OUT(8);
+    ROW512_OUT(9);
+    ROW512_OUT(10);
+    ROW512_OUT(11);
+}
+
+/* 12 x 32: the panels at t->b and t->b + k * NR side by side, columns
+ * [0, nr) with nr <= 32. Per k step: 12 broadcasts shared by 24 FMAs
+ * (where the 12 x 16 tile needs a broadcast per FMA: load-port bound). */
+#define ROW2_FMA(r)                                                                                         \
+    do {                                                                                                    \
+        __m512 ar = _mm512_set1_ps(a[r]);                                                                   \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                         \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                         \
+    } while (0)
+#define ROW2_OUT(r)                                                                                         \
+    do {                                                                                                    \
+        if ((r) < t->mr) {                                                                                  \
+            float *o = t->c + (size_t)(r) * t->ldc;                                                         \
+            _mm512_mask_storeu_ps(o, lo, avx512_act(c##r##0, act, alpha));                                  \
+            _mm512_mask_storeu_ps(o + 16, hi, avx512_act(c##r##1, act, alpha));                             \
+        }                                                                                                   \
+    } while (0)
+#define ROW2_INIT(r) __m512 c##r##0 = _mm512_set1_ps(t->bias[r]), c##r##1 = c##r##0
+
+AVX512_TARGET void fa_nn_native_tile2_avx512(const fa_nn_tile *t) {
+    ROW2_INIT(0);
+    ROW2_INIT(1);
+    ROW2_INIT(2);
+    ROW2_INIT(3);
+    ROW2_INIT(4);
+    ROW2_INIT(5);
+    ROW2_INIT(6);
+    ROW2_INIT(7);
+    ROW2_INIT(8);
+    ROW2_INIT(9);
+    ROW2_INIT(10);
+    ROW2_INIT(11);
+    const float *a = t->a, *b = t->b, *b2 = t->b + t->k * FA_NN_NR;
+    for (size_t k = 0; k < t->k; k++, a += FA_NN_MR512, b += FA_NN_NR, b2 += FA_NN_NR) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b2);
+        ROW2_FMA(0);
+        ROW2_FMA(1);
+        ROW2_FMA(2);
+        ROW2_FMA(3);
+        ROW2_FMA(4);
+        ROW2_FMA(5);
+        ROW2_FMA(6);
+        ROW2_FMA(7);
+        ROW2_FMA(8);
+        ROW2_FMA(9);
+        ROW2_FMA(10);
+        ROW2_FMA(11);
+    }
+    const __m512 alpha = _mm512_set1_ps(t->alpha);
+    const fa_nn_act act = t->act;
+    const __mmask16 lo = 0xffff, hi = (__mmask16)((1u << (t->nr - 16)) - 1u);
+    ROW2_OUT(0);
+    ROW2_OUT(1);
+    ROW2_OUT(2);
+    ROW2_OUT(3);
+    ROW2_OUT(4);
+    ROW2_OUT(5);
+    ROW2_OUT(6);
+    ROW2_OUT(7);
+    ROW2_OUT(8);
+    ROW2_OUT(9);
+    ROW2_OUT(10);
+    ROW2_OUT(11);
+}
+
+/* 12 x 32 with B read in place: row k of B at t->b + k * ldb, columns
+ * [0, nr) (nr <= 32), the others masked off (never read). */
+AVX512_TARGET void fa_nn_native_tile2_inplace_avx512(const fa_nn_tile *t, size_t ldb) {
+    ROW2_INIT(0);
+    ROW2_INIT(1);
+    ROW2_INIT(2);
+    ROW2_INIT(3);
+    ROW2_INIT(4);
+    ROW2_INIT(5);
+    ROW2_INIT(6);
+    ROW2_INIT(7);
+    ROW2_INIT(8);
+    ROW2_INIT(9);
+    ROW2_INIT(10);
+    ROW2_INIT(11);
+    const __mmask16 lo = (__mmask16)(t->nr >= 16 ? 0xffffu : (1u << t->nr) - 1u);
+    const __mmask16 hi = (__mmask16)(t->nr <= 16 ? 0u : t->nr >= 32 ? 0xffffu : (1u << (t->nr - 16)) - 1u);
+    const float *a = t->a, *b = t->b;
+    for (size_t k = 0; k < t->k; k++, a += FA_NN_MR512, b += ldb) {
+        __m512 b0 = _mm512_maskz_loadu_ps(lo, b), b1 = _mm512_maskz_loadu_ps(hi, b + 16);
+        ROW2_FMA(0);
+        ROW2_FMA(1);
+        ROW2_FMA(2);
+        ROW2_FMA(3);
+        ROW2_FMA(4);
+        ROW2_FMA(5);
+        ROW2_FMA(6);
+        ROW2_FMA(7);
+        ROW2_FMA(8);
+        ROW2_FMA(9);
+        ROW2_FMA(10);
+        ROW2_FMA(11);
+    }
+    const __m512 alpha = _mm512_set1_ps(t->alpha);
+    const fa_nn_act act = t->act;
+    ROW2_OUT(0);
+    ROW2_OUT(1);
+    ROW2_OUT(2);
+    ROW2_OUT(3);
+    ROW2_OUT(4);
+    ROW2_OUT(5);
+    ROW2_OUT(6);
+    ROW2_OUT(7);
+    ROW2_OUT(8);
+    ROW2_OUT(9);
+    ROW2_OUT(10);
+    ROW2_OUT(11);
+}
+
 AVX2_TARGET void fa_nn_native_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -175,6 +353,9 @@ AVX2_TARGET void fa_nn_native_f16_to_f32_avx2(const uint16_t *src, float *dst, s
 #else
 
 void fa_nn_native_tile_avx2(const fa_nn_tile *t) { fa_nn_native_tile_generic(t); }
+void fa_nn_native_tile_avx512(const fa_nn_tile *t) { (void)t; } /* never chosen without x86 */
+void fa_nn_native_tile2_avx512(const fa_nn_tile *t) { (void)t; }
+void fa_nn_native_tile2_inplace_avx512(const fa_nn_tile *t, size_t ldb) { (void)t, (void)ldb; }
 
 void fa_nn_native_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
     fa_nn_native_f16_to_f32_generic(src, dst, n);

@@ -159,7 +159,8 @@ int fa_nn_graph_yolo_heads(const fa_nn_graph *g, const fa_nn_yolo_head **heads);
 /* ----------------------------------------------------------------- models */
 
 typedef struct fa_nn_options {
-    /* "auto" (NULL too): oneDNN when built, else native; "native"; "onednn";
+    /* "auto" (NULL too): native (measured the faster of the two CPU
+     * backends on every model here); "native"; "onednn";
      * "cuda": the whole graph on an NVIDIA GPU through the plugin
      * libfa_nn_cuda.so (built where nvcc is: FA_WITH_CUDA; found beside the
      * program or at $FA_NN_CUDA_LIB), fp32 or fp16 (weights and activations

@@ -144,58 +144,12 @@ static void omp_api_find(omp_api *api) {
 
 /* ------------------------------------------------------------ validation */
 
-static int check_positive(int v, const char *field) {
-    if (v <= 0)
-        return fa_err_set(FA_EINVAL, "onednn: conv field '%s': expected > 0, got %d", field, v);
-    return 0;
-}
-
-static int check_out_dim(int in, int pad_a, int pad_b, int dil, int k, int stride, int out,
-                         const char *field) {
-    long span = (long)in + pad_a + pad_b - (long)dil * (k - 1) - 1;
-    long want = span < 0 ? 0 : span / stride + 1;
-    if (span < 0 || want != out)
-        return fa_err_set(FA_EINVAL, "onednn: conv field '%s': expected %ld from the input, kernel, "
-                          "stride, dilation and padding, got %d", field, want, out);
-    return 0;
-}
-
-static int check_params(const fa_nn_conv_params *p) {
-    const int vals[] = {p->n, p->c_in, p->h_in, p->w_in, p->c_out, p->h_out, p->w_out, p->kh, p->kw,
-                        p->stride_h, p->stride_w, p->dil_h, p->dil_w, p->groups};
-    const char *names[] = {"n", "c_in", "h_in", "w_in", "c_out", "h_out", "w_out", "kh", "kw",
-                           "stride_h", "stride_w", "dil_h", "dil_w", "groups"};
-    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
-        if (check_positive(vals[i], names[i]) < 0)
-            return FA_EINVAL;
-    const int pads[] = {p->pad_t, p->pad_l, p->pad_b, p->pad_r};
-    const char *pad_names[] = {"pad_t", "pad_l", "pad_b", "pad_r"};
-    for (size_t i = 0; i < 4; i++)
-        if (pads[i] < 0)
-            return fa_err_set(FA_EINVAL, "onednn: conv field '%s': expected >= 0, got %d", pad_names[i],
-                              pads[i]);
-    if (p->c_in % p->groups || p->c_out % p->groups)
-        return fa_err_set(FA_EINVAL, "onednn: conv field 'groups': expected a divisor of c_in %d and "
-                          "c_out %d, got %d", p->c_in, p->c_out, p->groups);
-    if (p->act < FA_NN_ACT_NONE || p->act > FA_NN_ACT_SIGMOID)
-        return fa_err_set(FA_EINVAL, "onednn: conv field 'act': expected 0..3, got %d", (int)p->act);
-    if (p->act == FA_NN_ACT_LEAKY && !isfinite(p->alpha))
-        return fa_err_set(FA_EINVAL, "onednn: conv field 'alpha': expected a finite slope, got %g",
-                          (double)p->alpha);
-    if (check_out_dim(p->h_in, p->pad_t, p->pad_b, p->dil_h, p->kh, p->stride_h, p->h_out, "h_out") < 0 ||
-        check_out_dim(p->w_in, p->pad_l, p->pad_r, p->dil_w, p->kw, p->stride_w, p->w_out, "w_out") < 0)
-        return FA_EINVAL;
-    return 0;
-}
-
 static int check_request(const fa_nn_conv_params *p, fa_nn_precision prec, const float *weights,
                          const fa_nn_int8_scales *scales) {
-    if (!p)
-        return fa_err_set(FA_EINVAL, "onednn: conv_prepare: params: expected a pointer, got NULL");
+    if (fa_nn_conv_check("onednn", p) < 0)
+        return FA_EINVAL;
     if (!weights)
         return fa_err_set(FA_EINVAL, "onednn: conv_prepare: weights: expected a pointer, got NULL");
-    if (check_params(p) < 0)
-        return FA_EINVAL;
     if (prec == FA_NN_FP16)
         return fa_err_set(FA_EINVAL, "onednn: conv_prepare: fp16 not supported by this backend "
                           "(oneDNN 2.6 has no f16 CPU convolution; use the native backend)");

@@ -19,7 +19,7 @@
  * nothing.
  *
  * Precisions: FP32; FP16 (conv weights stored as half by the native
- * backend, which "auto" then picks: oneDNN 2.6 has no f16 CPU conv);
+ * backend only: oneDNN 2.6 has no f16 CPU conv);
  * INT8 from a quantised model file (.fanq, quant.c): each Conv the file
  * has int8 weights for is prepared int8 with them and the activation
  * scales (the others, the first conv and the heads, stay fp32). A tensor
@@ -105,8 +105,9 @@ static int pick_backend(const fa_nn_options *o, int precision, const fa_nn_backe
         return fa_err_set(FA_EINVAL, "nn: backend 'onednn' cannot store fp16 weights (oneDNN 2.6 has no f16 "
                           "CPU convolution): use backend 'native' or 'auto'");
     if (strcmp(name, "auto") == 0) {
-        int onednn = fa_nn_backend_onednn() && precision != FA_NN_FP16;
-        *be = onednn ? fa_nn_backend_onednn() : fa_nn_backend_native();
+        /* native: measured faster than oneDNN 2.6 on every detector here, FP32
+         * and INT8 (bench/RESULTS.md, bench_nn and bench_conv --model) */
+        *be = fa_nn_backend_native();
     } else if (strcmp(name, "native") == 0) {
         *be = fa_nn_backend_native();
     } else if (strcmp(name, "onednn") == 0) {

@@ -1,12 +1,14 @@
 /*
  * test_native.c - the native convolution backend (src/nn/native.c) against
- * a naive reference convolution written here, on many random shapes, for
- * the portable and the AVX2 path (FA_NN_NATIVE_ISA=generic forces the
- * former), FP32 and FP16 weights, without and with a small pthread
+ * a naive reference convolution written here, on many random shapes
+ * (GEMM, depthwise and direct paths), for the portable, the AVX2 and the
+ * best path (FA_NN_NATIVE_ISA=generic / avx2 cap it; the best is AVX-512
+ * where the CPU has it), FP32 and FP16 weights, without and with a small pthread
  * parallel-for; every run gets exactly the workspace it asked for (a
  * malloc of that size, so ASan catches any overrun). Also: bad parameters
  * name their field (int8 scales too; int8 itself: test_int8.c), FP16
- * halves the weight bytes, and the half conversion rounds to nearest even.
+ * halves the weight bytes, the half conversion rounds to nearest even,
+ * and the AVX2 and best paths agree bitwise.
  */
 #include <math.h>
 #include <pthread.h>
@@ -163,10 +165,16 @@ static fa_nn_conv_params test_shape(int i) {
     case 15: return shape(2, 4, 12, 40, 6, 3, 3, 1, 1, 2, PA, 2, FA_NN_ACT_NONE);      /* wide, dilated, g2 */
     case 16: return shape(1, 3, 21, 45, 3, 3, 3, 2, 2, 3, PB, 3, FA_NN_ACT_RELU);      /* dw s2, dil 3 */
     case 17: return shape(1, 5, 8, 8, 5, 3, 3, 2, 2, 1, PS, 5, FA_NN_ACT_SIGMOID);     /* dw s2, 4x4 out */
-    default: return shape(1, 96, 13, 13, 112, 3, 3, 1, 1, 1, P1, 1, FA_NN_ACT_NONE);   /* deep K */
+    case 18: return shape(1, 96, 13, 13, 112, 3, 3, 1, 1, 1, P1, 1, FA_NN_ACT_NONE);   /* deep K */
+    case 19: return shape(2, 4, 9, 23, 30, 1, 1, 1, 1, 1, P0, 1, FA_NN_ACT_LEAKY);     /* 1x1, B in place */
+    case 20: return shape(2, 3, 37, 41, 8, 3, 3, 2, 2, 1, PB, 1, FA_NN_ACT_SIGMOID);   /* stem s2 */
+    case 21: return shape(1, 2, 40, 19, 50, 3, 3, 1, 1, 2, PA, 1, FA_NN_ACT_RELU);     /* dil 2: GEMM */
+    case 22: return shape(1, 16, 3, 700, 17, 1, 1, 1, 1, 1, P0, 1, FA_NN_ACT_NONE);    /* in place, chunks */
+    case 23: return shape(1, 4, 30, 50, 40, 3, 3, 2, 2, 1, PS, 1, FA_NN_ACT_LEAKY);    /* stem, 2 blocks */
+    default: return shape(1, 3, 70, 9, 24, 5, 3, 3, 1, 1, PA, 1, FA_NN_ACT_RELU);      /* stem s(3,1), rows */
     }
 }
-#define N_SHAPES 19
+#define N_SHAPES 25
 
 static void check_shape(int si, fa_nn_precision prec, double tol) {
     fa_nn_conv_params p = test_shape(si);
@@ -182,13 +190,15 @@ static void check_shape(int si, fa_nn_precision prec, double tol) {
     int two = 2, three = 3;
     fa_nn_parallel par2 = {pool_for_each, &two, 2}, par3 = {pool_for_each, &three, 3};
     const fa_nn_parallel *pars[] = {NULL, &par2, &par3};
-    for (int isa = 0; isa < 2; isa++) {
-        if (isa == 0) setenv("FA_NN_NATIVE_ISA", "generic", 1);
+    static const char *const isas[] = {"generic", "avx2", NULL};
+    for (int isa = 0; isa < 3; isa++) {
+        if (isas[isa]) setenv("FA_NN_NATIVE_ISA", isas[isa], 1);
         else unsetenv("FA_NN_NATIVE_ISA");
         for (int pi = 0; pi < 3; pi++) {
             double err = run_and_compare(&p, prec, in, w, si % 5 == 4 ? NULL : bias, ref, pars[pi]);
             if (!(err <= tol))
-                fail_msg("shape %d isa %s threads %d prec %d: error %g > %g", si, isa ? "best" : "generic",
+                fail_msg("shape %d isa %s threads %d prec %d: error %g > %g", si,
+                         isas[isa] ? isas[isa] : "best",
                          pars[pi] ? pars[pi]->threads : 1, (int)prec, err, tol);
         }
     }
@@ -207,6 +217,49 @@ static void test_fp32_shapes(void **state) {
 static void test_fp16_shapes(void **state) {
     (void)state;
     for (int si = 0; si < N_SHAPES; si++) check_shape(si, FA_NN_FP16, 1e-2);
+}
+
+/* The output of one run of the native op (malloc'd), exactly its workspace. */
+static float *run_output(const fa_nn_conv_params *p, const float *in, const float *w, const float *bias,
+                         const fa_nn_parallel *par) {
+    const fa_nn_backend *be = fa_nn_backend_native();
+    fa_nn_conv *c = be->conv_prepare(p, FA_NN_FP32, w, bias, NULL);
+    if (!c) fail_msg("prepare: %s", fa_err_msg());
+    size_t out_n = (size_t)p->n * p->c_out * p->h_out * p->w_out;
+    float *out = malloc(out_n * sizeof(float));
+    void *ws = malloc(be->conv_workspace(c, par));
+    assert_non_null(out);
+    assert_non_null(ws);
+    assert_int_equal(be->conv_run(c, in, out, ws, par), 0);
+    free(ws);
+    be->conv_free(c);
+    return out;
+}
+
+/* The AVX2 and the best (AVX-512 where the CPU has it: 12-row GEMM tiles,
+ * direct and row-blocked depthwise kernels) paths sum the same products
+ * in the same order with FMAs: bitwise equal outputs, any thread count. */
+static void test_isas_bitwise_equal(void **state) {
+    (void)state;
+    if (!fa_nn_cpu_features()[0]) skip();
+    int three = 3;
+    fa_nn_parallel par3 = {pool_for_each, &three, 3};
+    for (int si = 0; si < N_SHAPES; si++) {
+        fa_nn_conv_params p = test_shape(si);
+        uint32_t seed = 555u + (uint32_t)si;
+        size_t in_n = (size_t)p.n * p.c_in * p.h_in * p.w_in;
+        size_t out_n = (size_t)p.n * p.c_out * p.h_out * p.w_out;
+        float *in = random_floats(in_n, &seed);
+        float *w = random_floats((size_t)p.c_out * (p.c_in / p.groups) * p.kh * p.kw, &seed);
+        float *bias = random_floats((size_t)p.c_out, &seed);
+        setenv("FA_NN_NATIVE_ISA", "avx2", 1);
+        float *a = run_output(&p, in, w, bias, NULL);
+        unsetenv("FA_NN_NATIVE_ISA");
+        float *b1 = run_output(&p, in, w, bias, NULL), *b3 = run_output(&p, in, w, bias, &par3);
+        if (memcmp(a, b1, out_n * sizeof(float)) != 0 || memcmp(a, b3, out_n * sizeof(float)) != 0)
+            fail_msg("shape %d: avx2 and best outputs differ", si);
+        free(a), free(b1), free(b3), free(in), free(w), free(bias);
+    }
 }
 
 /* One prepared op run from two threads at once, each with its own
@@ -371,6 +424,7 @@ int main(void) {
         cmocka_unit_test(test_fp32_shapes),       cmocka_unit_test(test_fp16_shapes),
         cmocka_unit_test(test_fp16_halves_bytes), cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_run_without_workspace), cmocka_unit_test(test_concurrent_runs),
+        cmocka_unit_test(test_isas_bitwise_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
