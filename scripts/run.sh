@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded defaults: build FootAnalytics, import (and analyse)
-# every sample match in the shared data directory into SQLite, print what is
-# stored, then serve it over HTTP on 127.0.0.1:8080 until Ctrl-C / SIGTERM.
+# every sample match in the shared data directory into SQLite, analyse the sample
+# match video (transcode to HLS + DASH under ./media, detect, track, teams,
+# calibrate, store the tracking, an overlay video to check by eye), print what is
+# stored, then serve it all over HTTP on 127.0.0.1:8080 until Ctrl-C / SIGTERM.
 #   scripts/run.sh [--db PATH] [--port N] [--no-serve]
 # (default ./footanalytics.db; FA_DATA_DIR overrides the data dir; --no-serve
 # stops after the listing, as CI runs it)
@@ -40,9 +42,15 @@ fa=build/footanalytics
   "$data/tracking/skillcorner/kloppy_skillcorner_meta_data.json" \
   "$data/tracking/lastrow/LIV_2-1_CHE.csv"
 echo
+mkdir -p media
+"$fa" analyze "$data/video/soccertrack_left_camera.mp4" --db "$db" --calib tests/fixtures/soccertrack_left_calib.json \
+  --out media/soccertrack_left_camera --force --overlay media/soccertrack_left_camera-overlay.mp4 \
+  --radar media/soccertrack_left_camera-radar.mp4 --progress none
+echo
 "$fa" matches --db "$db"
 if [ "$serve" = 1 ]; then
   echo
-  echo "Serving the matches above: try curl http://127.0.0.1:$port/v1/matches (Ctrl-C stops)"
-  exec "$fa" serve --db "$db" --port "$port"
+  echo "Serving the matches above: try curl http://127.0.0.1:$port/v1/matches, and the analysed video at"
+  echo "http://127.0.0.1:$port/media/soccertrack_left_camera/master.m3u8 (Ctrl-C stops)"
+  exec "$fa" serve --db "$db" --port "$port" --media media
 fi

@@ -190,12 +190,21 @@ static int put_shares(mctx *m, const fa_possession *p, const char *name) {
     return rc ? rc : put(m, FA_SIDE_AWAY, "", name, p->share[1]);
 }
 
+/* Whether the tracking has any ball sample: possession by proximity needs
+ * the ball, and tracking without it (analysed video where the ball was
+ * never seen) still gives every physical metric. */
+static int tracking_has_ball(const fa_tracking *tr) {
+    for (size_t k = 0; k < tr->ntracks; k++)
+        if (strcmp(tr->tracks[k].id, FA_BALL_ID) == 0 && tr->tracks[k].n > 0) return 1;
+    return 0;
+}
+
 static int emit_possession(mctx *m) {
     const fa_collector *col = m->col;
     fa_possession ev, tr;
     memset(&ev, 0, sizeof ev);
     memset(&tr, 0, sizeof tr);
-    int rc = 0, have_ev = col->nevents > 0, have_tr = col->has_tracking;
+    int rc = 0, have_ev = col->nevents > 0, have_tr = col->has_tracking && tracking_has_ball(&col->tracking);
     if (have_ev) rc = fa_possession_from_events(col->events, col->nevents, m->c, &ev);
     if (!rc && have_tr) rc = fa_possession_from_tracking(&col->tracking, m->c, &tr);
     if (!rc && (have_ev || have_tr)) rc = put_shares(m, have_ev ? &ev : &tr, "possession_share");

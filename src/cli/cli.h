@@ -28,6 +28,7 @@ int fa_cmd_report(int argc, char **argv);
 int fa_cmd_serve(int argc, char **argv);
 int fa_cmd_apikey(int argc, char **argv);
 int fa_cmd_transcode(int argc, char **argv);
+int fa_cmd_analyze(int argc, char **argv);
 int fa_cmd_detect(int argc, char **argv);
 int fa_cmd_model(int argc, char **argv);
 /* `model quantize` and `model prune` (cmd_model_tune.c): argv[0] is the subcommand. */
@@ -57,8 +58,23 @@ int fa_cli_is_image(const char *path);
 int fa_cli_paths_expand(char **args, int n, fa_cli_paths *l);
 void fa_cli_paths_free(fa_cli_paths *l);
 /* A model path as given when it exists (or is absolute), else found under
- * $FA_MODEL_DIR or ../shared/data/models (written into buf), else as given. */
+ * $FA_MODEL_DIR, $FA_DATA_DIR/models or ../shared/data/models (written into
+ * buf), else as given. */
 const char *fa_cli_model_path(const char *path, char *buf, size_t size);
+/* Progress of long work (cli_progress.c): a one-line bar on stderr, one
+ * JSON object per line on stdout for jobs, or nothing. */
+enum fa_cli_progress_mode { FA_PROGRESS_AUTO = 0, FA_PROGRESS_BAR, FA_PROGRESS_JSON, FA_PROGRESS_NONE };
+typedef struct fa_cli_progress {
+    enum fa_cli_progress_mode mode;
+    int bar_drawn; /* a bar line is open (end it with a newline before other output) */
+} fa_cli_progress;
+/* --progress bar|json|none into p->mode; 0 or a usage error for cmd. */
+int fa_cli_progress_parse(const char *cmd, const char *s, fa_cli_progress *p);
+/* AUTO becomes BAR on a terminal (stderr), else NONE. */
+void fa_cli_progress_resolve(fa_cli_progress *p);
+/* A fa_transcode_progress_fn drawing p (user: the fa_cli_progress). */
+struct fa_transcode_progress;
+void fa_cli_on_progress(const struct fa_transcode_progress *p, void *user);
 /* Formats seconds as "MM:SS.s" into buf[16]. */
 const char *fa_cli_clock(double t, char *buf);
 

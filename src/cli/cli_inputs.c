@@ -77,10 +77,11 @@ int fa_cli_paths_expand(char **args, int n, fa_cli_paths *l) {
 const char *fa_cli_model_path(const char *path, char *buf, size_t size) {
     struct stat st;
     if (stat(path, &st) == 0 || path[0] == '/') return path;
-    const char *dirs[2] = {getenv("FA_MODEL_DIR"), "../shared/data/models"};
-    for (int i = 0; i < 2; i++) {
+    const char *data = getenv("FA_DATA_DIR");
+    const char *dirs[3] = {getenv("FA_MODEL_DIR"), data && *data ? data : NULL, "../shared/data"};
+    for (int i = 0; i < 3; i++) {
         if (!dirs[i] || !*dirs[i]) continue;
-        snprintf(buf, size, "%s/%s", dirs[i], path);
+        snprintf(buf, size, i ? "%s/models/%s" : "%s/%s", dirs[i], path);
         if (stat(buf, &st) == 0) return buf;
     }
     return path;

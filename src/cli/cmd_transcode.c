@@ -29,7 +29,6 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
-enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_JSON, PROGRESS_NONE };
 
 static void help(FILE *out) {
     fprintf(out,
@@ -94,37 +93,6 @@ static void help(FILE *out) {
                  "killed by SIGINT/SIGTERM after cleaning up when interrupted\n");
 }
 
-typedef struct cli_state {
-    enum progress_mode mode;
-    int bar_drawn;
-} cli_state;
-
-static void draw_bar(const fa_transcode_progress *p, cli_state *s) {
-    char eta[16], pos[16];
-    int width = 30, fill = (int)(p->percent * width / 100.0);
-    fprintf(stderr, "\r[");
-    for (int i = 0; i < width; i++)
-        fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %5.1f%% %s %6.1f fps ETA %s ", p->percent, fa_cli_clock(p->position_s, pos), p->fps,
-            p->eta_s >= 0 ? fa_cli_clock(p->eta_s, eta) : "--:--.-");
-    if (p->done) fputc('\n', stderr);
-    fflush(stderr);
-    s->bar_drawn = !p->done;
-}
-
-static void on_progress(const fa_transcode_progress *p, void *user) {
-    cli_state *s = user;
-    if (s->mode == PROGRESS_BAR)
-        draw_bar(p, s);
-    else if (s->mode == PROGRESS_JSON) {
-        printf("{\"event\":\"progress\",\"percent\":%.1f,\"fps\":%.1f,\"eta_s\":%.1f,\"elapsed_s\":%.2f,"
-               "\"position_s\":%.3f,\"duration_s\":%.3f,\"frames\":%lld,\"done\":%s}\n",
-               p->percent, p->fps, p->eta_s, p->elapsed_s, p->position_s, p->duration_s, (long long)p->frames,
-               p->done ? "true" : "false");
-        fflush(stdout);
-    }
-}
-
 static void print_json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
@@ -139,8 +107,8 @@ static void print_json_string(const char *s) {
     putchar('"');
 }
 
-static void print_result(const fa_transcode_result *r, const char *out, enum progress_mode mode) {
-    if (mode == PROGRESS_JSON) {
+static void print_result(const fa_transcode_result *r, const char *out, enum fa_cli_progress_mode mode) {
+    if (mode == FA_PROGRESS_JSON) {
         printf("{\"event\":\"done\",\"out\":");
         print_json_string(out);
         printf(",\"media_s\":%.3f,\"wall_s\":%.2f,\"frames\":%lld,"
@@ -186,17 +154,6 @@ static int parse_seconds(const char *opt, const char *s, double *out) {
     return 0;
 }
 
-static int parse_progress(const char *s, enum progress_mode *m) {
-    if (!strcmp(s, "bar"))
-        *m = PROGRESS_BAR;
-    else if (!strcmp(s, "json"))
-        *m = PROGRESS_JSON;
-    else if (!strcmp(s, "none"))
-        *m = PROGRESS_NONE;
-    else
-        return fa_cli_usage("transcode", "--progress: '%s': expected bar, json or none", s);
-    return 0;
-}
 
 static int parse_chunk(const char *arg, fa_transcode_opts *t) {
     int64_t v;
@@ -224,7 +181,7 @@ typedef struct cli_opts {
     int64_t fed;
     fa_video_limits lim;
     int heights[FA_LADDER_MAX];
-    cli_state st;
+    fa_cli_progress st;
     int plan, assemble;
 } cli_opts;
 
@@ -248,7 +205,7 @@ static int parse_option(int c, const char *arg, cli_opts *c_o) {
         if (fa_hwaccel_parse(arg, &t->hwaccel)) return fa_cli_usage("transcode", "%s", fa_err_msg());
         return 0;
     case 'f': t->force = 1; return 0;
-    case 'g': return parse_progress(arg, &c_o->st.mode);
+    case 'g': return fa_cli_progress_parse("transcode", arg, &c_o->st);
     case 'd': return parse_seconds("--duration", arg, &t->max_input_s);
     case 'm': return parse_size(arg, &c_o->lim);
     case 'D': return parse_seconds("--max-duration", arg, &c_o->lim.max_duration);
@@ -354,9 +311,9 @@ int fa_cmd_transcode(int argc, char **argv) {
     if (rc) return rc < 0 ? FA_EXIT_OK : rc;
     if (c.assemble) return assemble(argc, argv, &c);
     if (c.plan) return print_plan(&c);
-    if (c.st.mode == PROGRESS_AUTO) c.st.mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+    fa_cli_progress_resolve(&c.st);
     c.t.limits = &c.lim;
-    c.t.progress = on_progress;
+    c.t.progress = fa_cli_on_progress;
     c.t.progress_user = &c.st;
     c.t.cancel = &stop_signal;
     set_ffmpeg_log();

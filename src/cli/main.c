@@ -24,6 +24,7 @@ static const fa_command commands[] = {
     {"apikey", "create, list and revoke the API keys of write and admin endpoints", fa_cmd_apikey},
     {"db", "database maintenance: migrate, explain", fa_cmd_db},
     {"transcode", "transcode a video into an adaptive ladder served by DASH and HLS", fa_cmd_transcode},
+    {"analyze", "analyse a match video: transcode, detect, track, teams, calibrate, store", fa_cmd_analyze},
     {"detect", "detect players and the ball in images, directories or video frames", fa_cmd_detect},
     {"model", "inspect a detector model and time it on this machine", fa_cmd_model},
 };

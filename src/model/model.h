@@ -21,6 +21,7 @@
 #ifndef FA_MODEL_H
 #define FA_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define FA_ID_MAX 64

@@ -387,6 +387,10 @@ static void fill_span(fa_image *img, int x1, int y1, int x2, int y2, uint8_t r, 
         }
 }
 
+void fa_image_fill_rect(fa_image *img, int x1, int y1, int x2, int y2, uint8_t r, uint8_t g, uint8_t b) {
+    fill_span(img, x1, y1, x2, y2, r, g, b);
+}
+
 void fa_image_draw_rect(fa_image *img, int x1, int y1, int x2, int y2, int thick, uint8_t r, uint8_t g,
                         uint8_t b) {
     if (thick < 1) thick = 1;

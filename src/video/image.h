@@ -44,6 +44,9 @@ int fa_image_save_png(const fa_image *img, const char *path);
 void fa_image_resize_region(const fa_image *src, int x, int y, int w, int h, uint8_t *dst, int dst_w,
                             int dst_h);
 
+/* Fills the rectangle [x1, x2] x [y1, y2] (inclusive, clipped to the image). */
+void fa_image_fill_rect(fa_image *img, int x1, int y1, int x2, int y2, uint8_t r, uint8_t g, uint8_t b);
+
 /* Draws a w-pixel-thick rectangle outline (clipped to the image). */
 void fa_image_draw_rect(fa_image *img, int x1, int y1, int x2, int y2, int thick, uint8_t r, uint8_t g,
                         uint8_t b);

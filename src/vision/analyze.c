@@ -1,0 +1,337 @@
+/*
+ * analyze.c - a match video to tracking data: transcode + detect + track in
+ * one decode, then the tracks streamed as provider tracking.
+ *
+ * Why one pass: decoding a 4K HEVC match is the costliest part of the
+ * pipeline after encoding, so detection rides on the transcoder's own
+ * decode through its detector feed (a scaled RGB branch of the filter
+ * graph, frames handed over without a copy on the feed's thread). The feed
+ * thread detects and tracks while the main thread encodes: on two cores
+ * the two stages overlap instead of adding up, and the feed's bounded
+ * queue slows the decoder down when detection lags (memory stays bounded).
+ *
+ * Frames are numbered 0, 1, 2 ... at the detection rate; the tracker's fps
+ * is that rate. Boxes stay in feed pixels until the output, where the foot
+ * point (bottom centre of a player's box: the point on the ground) is
+ * scaled to source pixels and mapped to metres by the caller's calibration.
+ */
+#include "vision/analyze.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+#define DEFAULT_FPS 5.0
+#define MAX_FEED_WIDTH 1536
+
+void fa_analyze_opts_default(fa_analyze_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->detect_fps = DEFAULT_FPS;
+    o->det.tiles.mode = FA_TILES_AUTO;
+    o->det.roi = 1;
+    o->hwaccel = FA_HWACCEL_AUTO;
+    fa_tracker_options_default(&o->tracker);
+    fa_teams_options_default(&o->teams);
+}
+
+void fa_analyze_result_free(fa_analyze_result *r) {
+    if (!r) return;
+    free(r->t);
+    fa_track_result_free(&r->tracks);
+    fa_teams_free(r->teams);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct run_state {
+    const fa_analyze_opts *o;
+    fa_analyze_result *r;
+    fa_detector *det;
+    fa_tracker *trk;
+    fa_teams_grass grass;
+    fa_detections dets;
+    float *app;
+    size_t app_cap;
+    size_t t_cap;
+} run_state;
+
+static int grow_app(run_state *s, size_t n) {
+    if (n <= s->app_cap) return 0;
+    size_t cap = s->app_cap ? s->app_cap : 64;
+    while (cap < n)
+        cap *= 2;
+    float *p = realloc(s->app, cap * FA_TRACK_APP_DIM * sizeof *p);
+    if (!p) return fa_err_set(FA_ENOMEM, "analyze: out of memory");
+    s->app = p, s->app_cap = cap;
+    return 0;
+}
+
+static int note_time(run_state *s, double t) {
+    fa_analyze_result *r = s->r;
+    if ((size_t)r->frames == s->t_cap) {
+        size_t cap = s->t_cap ? s->t_cap * 2 : 256;
+        double *p = realloc(r->t, cap * sizeof *p);
+        if (!p) return fa_err_set(FA_ENOMEM, "analyze: out of memory");
+        r->t = p, s->t_cap = cap;
+    }
+    r->t[r->frames] = t;
+    return 0;
+}
+
+/* Each tracked player's kit, from the detection's box, for the team model
+ * (x: the box centre along the image, a fixed camera's pitch axis). */
+static int observe_kits(run_state *s, const fa_video_frame *f, const fa_track_obs *tracked, size_t n) {
+    int rc = fa_teams_grass_estimate(f->rgb, f->width, f->height, (size_t)f->stride, &s->grass);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const fa_track_obs *ob = &tracked[i];
+        if (ob->id == FA_TRACK_BALL_ID || ob->det < 0) continue;
+        const float *box = s->dets.v[ob->det].box;
+        fa_kit_desc kit;
+        rc = fa_teams_describe(f->rgb, f->width, f->height, (size_t)f->stride, box, &s->grass, &kit);
+        float x = (box[0] + box[2]) / 2;
+        if (rc >= 0) rc = fa_teams_observe(s->r->teams, ob->id, f->index, &kit, &x);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* The feed consumer: detect, describe each person's torso, track. */
+static int on_feed_frame(const fa_video_frame *f, void *user) {
+    run_state *s = user;
+    fa_analyze_result *r = s->r;
+    fa_image img = {.w = f->width, .h = f->height, .stride = (size_t)f->stride, .rgb = (uint8_t *)f->rgb};
+    double t0 = fa_clock_now();
+    int rc = fa_detector_run(s->det, &img, &s->dets, NULL);
+    double t1 = fa_clock_now();
+    if (!rc) rc = grow_app(s, s->dets.n ? s->dets.n : 1);
+    for (size_t i = 0; !rc && i < s->dets.n; i++) {
+        float *row = s->app + i * FA_TRACK_APP_DIM;
+        memset(row, 0, FA_TRACK_APP_DIM * sizeof *row);
+        if (s->dets.v[i].class_id == s->o->tracker.person_class &&
+            fa_track_appearance(f->rgb, f->width, f->height, (size_t)f->stride, s->dets.v[i].box, row) < 0)
+            rc = fa_err_code();
+    }
+    const fa_track_obs *tracked = NULL;
+    size_t n_tracked = 0;
+    if (!rc) rc = fa_tracker_update(s->trk, f->index, s->dets.v, s->dets.n, s->app, &tracked, &n_tracked);
+    if (!rc) rc = observe_kits(s, f, tracked, n_tracked);
+    r->detect_s += t1 - t0;
+    r->track_s += fa_clock_now() - t1;
+    if (!rc) rc = note_time(s, f->t);
+    if (rc) return fa_err_prefix("analyze: frame %lld (%.2f s)", (long long)f->index, f->t);
+    r->frames++;
+    r->detections += s->dets.n;
+    if (s->o->on_frame) return s->o->on_frame(s->o->on_frame_user, f, &s->dets, tracked, n_tracked);
+    return 0;
+}
+
+/* The feed size: the source's display picture, at most MAX_FEED_WIDTH wide
+ * (or detect_width), both sides even. */
+static void feed_size(const fa_analyze_opts *o, const fa_video_info *v, int *w, int *h) {
+    int sw = v->display_width, sh = v->display_height;
+    int want = o->detect_width > 0 ? o->detect_width : sw < MAX_FEED_WIDTH ? sw : MAX_FEED_WIDTH;
+    if (want > sw) want = sw;
+    *w = want / 2 * 2;
+    *h = (int)lround((double)sh * want / sw) / 2 * 2;
+    if (*h < 2) *h = 2;
+}
+
+static int start(run_state *s, fa_video_info *src) {
+    const fa_analyze_opts *o = s->o;
+    if (!o->model) return fa_err_set(FA_EUSAGE, "analyze: no detector model given");
+    double fps = o->detect_fps > 0 ? o->detect_fps : DEFAULT_FPS;
+    int rc = fa_video_probe(o->input, NULL, src);
+    if (rc) return rc;
+    if (fps > src->fps + 1e-9 && src->fps > 0)
+        return fa_err_set(FA_EUSAGE, "analyze: --detect-fps %g is above the video's %g fps", fps, src->fps);
+    feed_size(o, src, &s->r->feed_w, &s->r->feed_h);
+    s->r->scale = (double)src->display_width / s->r->feed_w;
+    if (!(s->det = fa_detector_new(o->model, &o->det))) return fa_err_code();
+    fa_tracker_options to = o->tracker;
+    to.fps = fps;
+    if (!(s->trk = fa_tracker_new(&to))) return fa_err_code();
+    fa_teams_options tm = o->teams;
+    tm.fps = fps;
+    if (!(s->r->teams = fa_teams_new(&tm))) return fa_err_code();
+    return 0;
+}
+
+/* The kit model over every observation; a failure (no players with kits,
+ * one colour only) is a flagged partial result, not an error. */
+static void fit_teams(fa_analyze_result *r) {
+    if (fa_teams_fit(r->teams) == 0 && fa_teams_fit(r->teams) == 0) { /* fit on the first seconds, refine */
+        fa_teams_get_summary(r->teams, &r->teams_summary);
+        return;
+    }
+    snprintf(r->teams_error, sizeof r->teams_error, "%s", fa_err_msg());
+    fa_err_clear();
+    fa_teams_free(r->teams);
+    r->teams = NULL;
+}
+
+int fa_analyze_video(const fa_analyze_opts *o, fa_analyze_result *r) {
+    memset(r, 0, sizeof *r);
+    run_state s = {.o = o, .r = r};
+    fa_video_info src;
+    int rc = start(&s, &src);
+    if (!rc) {
+        fa_video_feed feed = {.fps = o->detect_fps > 0 ? o->detect_fps : DEFAULT_FPS,
+                              .width = r->feed_w,
+                              .height = r->feed_h,
+                              .queue = 4,
+                              .fn = on_feed_frame,
+                              .user = &s};
+        fa_transcode_opts t;
+        fa_transcode_opts_default(&t);
+        t.input = o->input, t.out_dir = o->out_dir, t.force = o->force;
+        t.ladder = o->ladder, t.nladder = o->nladder;
+        if (o->preset) t.preset = o->preset;
+        t.hwaccel = o->hwaccel, t.max_input_s = o->max_input_s;
+        t.progress = o->progress, t.progress_user = o->progress_user, t.cancel = o->cancel;
+        t.feed = &feed;
+        rc = fa_transcode(&t, &r->transcode);
+    }
+    if (!rc && r->frames == 0)
+        rc = fa_err_set(FA_EINVAL, "%s: the video gave no frames to analyse", o->input);
+    if (!rc) rc = fa_tracker_finish(s.trk, &r->tracks);
+    if (!rc) fit_teams(r);
+    fa_detector_free(s.det);
+    fa_tracker_free(s.trk);
+    fa_detections_free(&s.dets);
+    free(s.app);
+    return rc;
+}
+
+/* ------------------------------------------------------------- output */
+
+void fa_analyze_team(void *user, int track_id, fa_side *side, const char **position) {
+    const fa_analyze_result *r = user;
+    fa_team_assignment a = {0};
+    *side = FA_SIDE_NONE, *position = "";
+    if (!r->teams || fa_teams_assign(r->teams, track_id, &a) != 0) return;
+    switch (a.role) {
+    case FA_ROLE_TEAM_A: *side = FA_SIDE_HOME; break;
+    case FA_ROLE_TEAM_B: *side = FA_SIDE_AWAY; break;
+    case FA_ROLE_GOALKEEPER_A: *side = FA_SIDE_HOME, *position = "goalkeeper"; break;
+    case FA_ROLE_GOALKEEPER_B: *side = FA_SIDE_AWAY, *position = "goalkeeper"; break;
+    case FA_ROLE_GOALKEEPER: *position = "goalkeeper"; break;
+    case FA_ROLE_REFEREE: *position = "referee"; break;
+    default: break;
+    }
+}
+
+static void match_id(const char *input, char *out, size_t size) {
+    const char *base = strrchr(input, '/');
+    base = base ? base + 1 : input;
+    snprintf(out, size, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = '\0';
+}
+
+/* Whether track id is emitted (enough detected boxes). */
+static int kept(const fa_analyze_result *r, int id, int min_hits) {
+    for (size_t i = 0; i < r->tracks.n_tracks; i++)
+        if (r->tracks.tracks[i].id == id) return r->tracks.tracks[i].hits >= min_hits;
+    return 0;
+}
+
+static int emit_players(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, int min_hits,
+                        const fa_sink *sink, fa_analyze_emit_stats *st) {
+    for (size_t i = 0; i < r->tracks.n_tracks; i++) {
+        const fa_tracklet *tk = &r->tracks.tracks[i];
+        if (tk->hits < min_hits) continue;
+        fa_player p;
+        fa_player_init(&p);
+        snprintf(p.id, sizeof p.id, "track-%d", tk->id);
+        snprintf(p.name, sizeof p.name, "Track %d", tk->id);
+        p.side = FA_SIDE_NONE;
+        const char *position = "";
+        if (eo->team) eo->team(eo->team_user, tk->id, &p.side, &position);
+        snprintf(p.position, sizeof p.position, "%s", position ? position : "");
+        int rc = sink->player ? sink->player(sink->ud, &p) : 0;
+        if (rc) return rc;
+        st->players++;
+    }
+    return 0;
+}
+
+typedef struct frame_buf {
+    fa_frame_player players[FA_FRAME_MAX_PLAYERS];
+    char ids[FA_FRAME_MAX_PLAYERS][24];
+    fa_side sides[FA_FRAME_MAX_PLAYERS];
+} frame_buf;
+
+/* One processed frame's observations obs[0..n) into a frame. */
+static int emit_frame(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, int min_hits, int64_t frame,
+                      const fa_track_obs *obs, size_t n, frame_buf *fb, const fa_sink *sink,
+                      fa_analyze_emit_stats *st) {
+    fa_frame f;
+    fa_frame_init(&f);
+    f.frame = frame, f.period = 1, f.t = frame < r->frames ? r->t[frame] : 0;
+    for (size_t i = 0; i < n; i++) {
+        const fa_track_obs *ob = &obs[i];
+        double u = (ob->box[0] + ob->box[2]) / 2 * r->scale, x, y;
+        if (ob->id == FA_TRACK_BALL_ID) {
+            if (ob->flags & FA_TRACK_UNSEEN) continue;
+            double v = (ob->box[1] + ob->box[3]) / 2 * r->scale;
+            if (eo->map(eo->map_user, u, v, &x, &y) == 0)
+                f.ball_x = (float)x, f.ball_y = (float)y, st->ball_samples++;
+            continue;
+        }
+        if (f.n == FA_FRAME_MAX_PLAYERS || !kept(r, ob->id, min_hits)) continue;
+        if (eo->map(eo->map_user, u, ob->box[3] * r->scale, &x, &y) != 0) {
+            st->off_pitch++;
+            continue;
+        }
+        snprintf(fb->ids[f.n], sizeof fb->ids[f.n], "track-%d", ob->id);
+        fa_side side = FA_SIDE_NONE;
+        const char *position = NULL;
+        if (eo->team) eo->team(eo->team_user, ob->id, &side, &position);
+        fb->players[f.n] = (fa_frame_player){fb->ids[f.n], side, (float)x, (float)y};
+        f.n++;
+        st->samples++;
+    }
+    f.players = fb->players;
+    st->frames++;
+    return sink->frame ? sink->frame(sink->ud, &f) : 0;
+}
+
+int fa_analyze_emit(const fa_analyze_opts *o, const fa_analyze_result *r, const fa_analyze_emit_opts *eo,
+                    const fa_sink *sink, fa_analyze_emit_stats *st) {
+    memset(st, 0, sizeof *st);
+    if (!eo->map) return fa_err_set(FA_EINVAL, "analyze: no pitch calibration to map the tracks to metres");
+    int min_hits = eo->min_hits > 0 ? eo->min_hits : 3;
+    fa_match m;
+    fa_match_init(&m, FA_PROVIDER_VIDEO);
+    if (eo->match_id)
+        snprintf(m.id, sizeof m.id, "%s", eo->match_id);
+    else
+        match_id(o->input, m.id, sizeof m.id);
+    if (eo->pitch.length > 0 && eo->pitch.width > 0) m.pitch = eo->pitch;
+    m.provider_length = m.pitch.length, m.provider_width = m.pitch.width;
+    snprintf(m.provider_unit, sizeof m.provider_unit, "m");
+    m.frame_rate = o->detect_fps > 0 ? o->detect_fps : DEFAULT_FPS;
+    snprintf(m.teams[0].name, sizeof m.teams[0].name, "Team A");
+    snprintf(m.teams[1].name, sizeof m.teams[1].name, "Team B");
+    snprintf(m.teams[0].id, sizeof m.teams[0].id, "team-a");
+    snprintf(m.teams[1].id, sizeof m.teams[1].id, "team-b");
+    const char *base = strrchr(o->input, '/');
+    snprintf(m.source, sizeof m.source, "%s", base ? base + 1 : o->input);
+    int rc = sink->begin ? sink->begin(sink->ud, &m) : 0;
+    if (!rc) rc = emit_players(r, eo, min_hits, sink, st);
+    frame_buf *fb = rc ? NULL : fa_malloc(sizeof *fb);
+    if (!rc && !fb) rc = FA_ENOMEM;
+    size_t i = 0;
+    for (size_t k = 0; !rc && k < r->tracks.n_frames; k++) {
+        int64_t frame = r->tracks.frames[k];
+        size_t j = i;
+        while (j < r->tracks.n_obs && r->tracks.obs[j].frame == frame)
+            j++;
+        rc = emit_frame(r, eo, min_hits, frame, r->tracks.obs + i, j - i, fb, sink, st);
+        i = j;
+    }
+    free(fb);
+    if (!rc && sink->end) rc = sink->end(sink->ud, &m);
+    return rc;
+}
