@@ -314,9 +314,10 @@ static void print_text(const analyze_cli *c, const fa_analyze_result *r, const f
     printf("  tracking:    %zu tracks\n", r->tracks.n_tracks);
     const fa_teams_summary *ts = &r->teams_summary;
     if (r->teams)
-        printf("  teams:       %s; separation %.2f (team A %.0f tracks, team B %.0f), %d other groups\n",
+        printf("  teams:       %s; colour distance %.1f, separation %.2f (team A %.0f tracks, team B %.0f), "
+               "%d other groups\n",
                ts->similar ? "kits too similar to split: tracks left without a team" : "two kits",
-               ts->separation, ts->team_tracks[0], ts->team_tracks[1], ts->n_groups);
+               ts->centre_dist, ts->separation, ts->team_tracks[0], ts->team_tracks[1], ts->n_groups);
     else
         printf("  teams:       none (%s)\n", r->teams_error);
     if (!have_cal) {

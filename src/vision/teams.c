@@ -337,8 +337,8 @@ void fa_teams_options_default(fa_teams_options *o) {
     o->outlier_min = 15;
     o->group_dist = 20;
     o->max_referees = 3;
-    o->similar_separation = 1.5f;
-    o->similar_min_dist = 12;
+    o->similar_separation = 1.0f;
+    o->similar_min_dist = 25;
     o->vote_margin = 0.3f;
     o->lock_votes = 5;
     o->restarts = 8;
