@@ -8,8 +8,15 @@
  * accuracy checks are those of football frames, not of ImageNet or noise.
  *
  * quantize calibrates per-tensor activation scales on those tiles
- * (entropy, percentile or min-max; src/nn/quant.c) and writes the INT8
- * model file (.fanq) that `detect --model X.fanq` runs.
+ * (percentile by default, entropy or min-max; src/nn/quant.c), then keeps
+ * the few convolutions whose int8 version moves the outputs most in fp32
+ * (a sensitivity pass on 16 of the tiles: on NanoDet-m the stage-2 entry
+ * convs reading the stem's pooled output, whose per-tensor scale fits
+ * channels of very different ranges, cost ~4 points of person AP alone),
+ * and writes the INT8 model file (.fanq) that `detect --model X.fanq` runs.
+ * The defaults (percentile 99.999, 4 convs kept fp32, up to 128 tiles: all
+ * the pitch tiles of 10 frames) measured best on the labelled frames
+ * (bench/RESULTS.md "INT8"); entropy clips too much on these nets.
  *
  * prune removes the lowest-ranked output channels of the prunable
  * convolutions (src/nn/prune.c) and reports what it costs and gains: MACs
@@ -39,7 +46,7 @@ typedef struct tune_args {
     const char *model, *out, *backend, *tiles, *roi;
     char *images[MAX_IMAGE_ARGS];
     int n_images;
-    int method, fp32_heads, max_inputs, runs;
+    int method, fp32_heads, fp32_convs, max_inputs, runs;
     double percentile, ratio;
 } tune_args;
 
@@ -131,27 +138,51 @@ static int probe_detector(const char *path, const char *backend, fa_det_family *
 static void quantize_help(FILE *out) {
     fprintf(out,
             "usage: footanalytics model quantize MODEL --images DIR|IMAGE [--images ...] [--method M]\n"
-            "                     [--percentile P] [--fp32-heads] [--max-inputs N] [--tiles T] [--out FILE]\n"
+            "                     [--percentile P] [--fp32-heads] [--fp32-convs N] [--max-inputs N]\n"
+            "                     [--tiles T] [--roi R] [--out FILE]\n"
             "\n"
             "Calibrates an INT8 version of MODEL (FastestDet, NanoDet or Darknet YOLO) on real frames: the\n"
             "frames are cut into the tiles the detector runs and preprocessed as it does; the range of\n"
             "every tensor a convolution reads or writes is recorded and turned into a per-tensor scale;\n"
-            "weights get per-output-channel scales. Writes the quantised model file that\n"
+            "weights get per-output-channel scales. Then a sensitivity pass (each convolution alone int8,\n"
+            "the drift of the outputs from fp32 measured on up to 16 of the tiles) keeps the few\n"
+            "convolutions whose quantisation hurts most in fp32. Writes the quantised model file that\n"
             "'footanalytics detect --model FILE.fanq' runs (it names its source model and checks its\n"
             "SHA-256, so keep the source where it was).\n"
             "\n"
             "options:\n"
             "  --images PATH     calibration frames: an image file or a directory of images (required;\n"
             "                    repeat for more)\n"
-            "  --method M        entropy (default: KL divergence, 2048-bin histograms), percentile, minmax\n"
-            "  --percentile P    with --method percentile: the percentile of |x| kept (default 99.99)\n"
+            "  --method M        percentile (default), entropy (KL divergence, 2048-bin histograms), minmax\n"
+            "  --percentile P    with --method percentile: the percentile of |x| kept (default 99.999)\n"
             "  --fp32-heads      keep the detection-head convolutions in fp32\n"
-            "  --max-inputs N    calibrate on at most N tiles, spread over all frames (default 64)\n"
+            "  --fp32-convs N    keep the N most sensitive convolutions in fp32 (default 4; 0: none)\n"
+            "  --max-inputs N    calibrate on at most N tiles, spread over all frames (default 128)\n"
             "  --tiles T         auto (default), RxC or none, as 'detect --tiles'\n"
             "  --roi R           auto (default) or none, as 'detect --roi': tiles of the pitch only\n"
             "  --out FILE        the .fanq file (default: MODEL's base name + .fanq, here)\n"
             "  --backend B       auto (default), native, onednn: the engine running the calibration\n"
             "  -h, --help        show this help\n");
+}
+
+/* Mixed precision: the a->fp32_convs most sensitive convolutions of q go
+ * back to fp32, judged on at most 16 of the tiles spread over all of them
+ * (each variant is a model build and 16 runs: ~0.4 s for NanoDet-m). */
+static int keep_sensitive(const tune_args *a, const fa_nn_model *m, fa_nn_quant *q, const tile_inputs *in) {
+    const float *probe[16];
+    size_t n = in->n < 16 ? in->n : 16;
+    for (size_t i = 0; i < n; i++)
+        probe[i] = in->v[i * in->n / n];
+    fa_nn_keep_report rep;
+    double t0 = fa_clock_now();
+    if (fa_nn_quant_keep_fp32(q, m, probe, n, a->fp32_convs, &rep)) return -1;
+    const fa_nn_graph *g = fa_nn_model_graph(m);
+    printf("sensitivity on %zu tiles (%.1f s): output drift all int8 %.5f, with %d kept fp32 %.5f\n", n,
+           fa_clock_now() - t0, rep.drift_int8, rep.kept, rep.drift_mixed);
+    for (int i = 0; i < rep.kept; i++)
+        printf("  kept fp32: %s (drift alone int8 %.5f)\n", fa_nn_graph_node(g, (size_t)rep.node[i])->name,
+               rep.drift[i]);
+    return 0;
 }
 
 static int quantize(const tune_args *a) {
@@ -169,11 +200,15 @@ static int quantize(const tune_args *a) {
     fa_nn_calib_options co = {.method = a->method, .percentile = a->percentile, .fp32_heads = a->fp32_heads};
     double t0 = fa_clock_now();
     if (!rc && !(q = fa_nn_calibrate(m, (const float *const *)in.v, in.n, &co))) rc = -1;
-    if (!rc) rc = fa_nn_quant_save(q, a->out);
     if (!rc) {
         static const char *const names[] = {"minmax", "percentile", "entropy"};
-        printf("calibrated %s on %zu tiles of %zu frames (%s, %.1f s)\nwrote %s\n", fa_path_base(a->model), in.n,
-               paths.n, names[a->method], fa_clock_now() - t0, a->out);
+        printf("calibrated %s on %zu tiles of %zu frames (%s, %.1f s)\n", fa_path_base(a->model), in.n,
+               paths.n, names[a->method], fa_clock_now() - t0);
+    }
+    if (!rc && a->fp32_convs > 0) rc = keep_sensitive(a, m, q, &in);
+    if (!rc) rc = fa_nn_quant_save(q, a->out);
+    if (!rc) {
+        printf("wrote %s\n", a->out);
         fa_nn_model *qm = fa_nn_model_load(a->out, &no);
         fa_nn_info info;
         if (qm) {
@@ -439,11 +474,12 @@ static int parse_tune(const char *sub, int argc, char **argv, tune_args *a, char
         {"percentile", required_argument, 0, 'p'}, {"fp32-heads", no_argument, 0, 'H'},
         {"max-inputs", required_argument, 0, 'n'}, {"tiles", required_argument, 0, 't'},
         {"out", required_argument, 0, 'o'},     {"backend", required_argument, 0, 'b'},
-        {"roi", required_argument, 0, 'I'},
+        {"roi", required_argument, 0, 'I'},     {"fp32-convs", required_argument, 0, 'K'},
         {"ratio", required_argument, 0, 'r'},   {"runs", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    *a = (tune_args){.backend = "auto", .tiles = "auto", .roi = "auto", .method = strcmp(sub, "prune") ? FA_NN_CALIB_ENTROPY : 0,
-                     .max_inputs = 64, .runs = 30};
+    *a = (tune_args){.backend = "auto", .tiles = "auto", .roi = "auto",
+                     .method = strcmp(sub, "prune") ? FA_NN_CALIB_PERCENTILE : 0,
+                     .percentile = 99.999, .fp32_convs = 4, .max_inputs = 128, .runs = 30};
     int c;
     char *end;
     optind = 0; /* glibc: a full re-initialisation (the command line was scanned before) */
@@ -466,6 +502,12 @@ static int parse_tune(const char *sub, int argc, char **argv, tune_args *a, char
             a->max_inputs = (int)strtol(optarg, &end, 10);
             if (*end || a->max_inputs < 1 || a->max_inputs > 10000)
                 return fa_cli_usage("model", "--max-inputs: '%s' is not a count from 1 to 10000", optarg);
+            break;
+        case 'K':
+            a->fp32_convs = (int)strtol(optarg, &end, 10);
+            if (*end || a->fp32_convs < 0 || a->fp32_convs > FA_NN_KEEP_MAX)
+                return fa_cli_usage("model", "--fp32-convs: '%s' is not a count from 0 to %d", optarg,
+                                    FA_NN_KEEP_MAX);
             break;
         case 't': a->tiles = optarg; break;
         case 'I': a->roi = optarg; break;

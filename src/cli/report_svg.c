@@ -32,26 +32,16 @@ typedef struct load_ctx {
     size_t cap_players, cap_metrics;
 } load_ctx;
 
-static int grow(void **p, size_t *cap, size_t n, size_t size) {
-    if (n < *cap) return 0;
-    size_t c = *cap ? 2 * *cap : 64;
-    void *q = fa_realloc(*p, c * size);
-    if (!q) return FA_ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static int on_player(void *ud, const fa_player *p) {
     load_ctx *c = ud;
-    if (grow((void **)&c->m->players, &c->cap_players, c->m->nplayers, sizeof *p)) return FA_ENOMEM;
+    if (fa_grow(&c->m->players, &c->cap_players, c->m->nplayers + 1, sizeof *p)) return FA_ENOMEM;
     c->m->players[c->m->nplayers++] = *p;
     return 0;
 }
 
 static int on_metric(void *ud, const fa_metric *mt) {
     load_ctx *c = ud;
-    if (grow((void **)&c->m->metrics, &c->cap_metrics, c->m->nmetrics, sizeof *mt)) return FA_ENOMEM;
+    if (fa_grow(&c->m->metrics, &c->cap_metrics, c->m->nmetrics + 1, sizeof *mt)) return FA_ENOMEM;
     c->m->metrics[c->m->nmetrics++] = *mt;
     return 0;
 }

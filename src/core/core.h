@@ -57,6 +57,11 @@ void *fa_malloc(size_t n);
 void *fa_calloc(size_t n, size_t size);
 void *fa_realloc(void *p, size_t n);
 char *fa_strdup(const char *s);
+/* Makes the array *arrp (a pointer to any array pointer) hold at least need
+ * elements of elem bytes, doubling its capacity *cap from 16; the contents
+ * are kept. 0, or FA_ENOMEM (set; *arrp and *cap unchanged), also when the
+ * size would overflow. */
+int fa_grow(void *arrp, size_t *cap, size_t need, size_t elem);
 
 /* Arena: bump allocator for request- or record-scoped memory. Allocations
  * are 16-byte aligned; reset keeps the first block for reuse, so a loop that

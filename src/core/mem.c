@@ -5,6 +5,7 @@
  * materialise one record at a time into it and reset it between records, so
  * an import of any size runs in the memory of its largest record.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,22 @@ void *fa_realloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
     if (!q) fa_err_set(FA_ENOMEM, "out of memory reallocating %zu bytes", n);
     return q;
+}
+
+int fa_grow(void *arrp, size_t *cap, size_t need, size_t elem) {
+    if (*cap >= need) return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2) return fa_err_set(FA_ENOMEM, "out of memory: %zu elements", need);
+        c *= 2;
+    }
+    if (elem && c > SIZE_MAX / elem) return fa_err_set(FA_ENOMEM, "out of memory: %zu x %zu bytes", c, elem);
+    void **p = arrp;
+    void *q = fa_realloc(*p, c * elem);
+    if (!q) return FA_ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
 }
 
 char *fa_strdup(const char *s) {

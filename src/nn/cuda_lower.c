@@ -40,25 +40,15 @@ typedef struct lowering {
     int node;
 } lowering;
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap * 2 : 64;
-    while (n < need) n *= 2;
-    void *p = realloc(*arr, n * size);
-    if (!p) return FA_ENOMEM;
-    *arr = p, *cap = n;
-    return 0;
-}
-
 static void *own(lowering *lw, size_t bytes) {
-    if (grow((void **)&lw->owned, &lw->cap_owned, lw->n_owned + 1, sizeof *lw->owned)) return NULL;
+    if (fa_grow(&lw->owned, &lw->cap_owned, lw->n_owned + 1, sizeof *lw->owned)) return NULL;
     void *p = fa_calloc(1, bytes ? bytes : 1);
     if (p) lw->owned[lw->n_owned++] = p;
     return p;
 }
 
 static fa_cuda_step *add_step(lowering *lw, int kind, int64_t x, int64_t y) {
-    if (grow((void **)&lw->steps, &lw->cap_steps, lw->p.n_steps + 1, sizeof *lw->steps)) return NULL;
+    if (fa_grow(&lw->steps, &lw->cap_steps, lw->p.n_steps + 1, sizeof *lw->steps)) return NULL;
     fa_cuda_step *st = &lw->steps[lw->p.n_steps++];
     memset(st, 0, sizeof *st);
     st->kind = kind, st->node = lw->node, st->x = x, st->x2 = -1, st->y = y;
@@ -82,7 +72,7 @@ static int64_t at(lowering *lw, int id) {
     }
     if (t->dtype != FA_NN_FLOAT) return unsupported(lw, "an int64 constant read as data"), -1;
     if (lw->const_at[id] >= 0) return lw->const_at[id];
-    if (grow((void **)&lw->consts, &lw->cap_consts, lw->p.n_consts + 1, sizeof *lw->consts))
+    if (fa_grow(&lw->consts, &lw->cap_consts, lw->p.n_consts + 1, sizeof *lw->consts))
         return fa_err_set(FA_ENOMEM, "nn: out of memory"), -1;
     int64_t n = fa_nn_shape_count(&lw->s[id]);
     lw->consts[lw->p.n_consts++] = (fa_cuda_const){lw->p.arena, n, t->data};

@@ -275,4 +275,20 @@ int fa_nn_quant_save(const fa_nn_quant *q, const char *path);
 float fa_nn_quant_scale(const fa_nn_quant *q, const fa_nn_model *m, const char *name);
 void fa_nn_quant_free(fa_nn_quant *q);
 
+/* Mixed precision (quant.c): after calibration, the convolutions whose
+ * int8 form moves the outputs most stay fp32. */
+#define FA_NN_KEEP_MAX 64 /* convs fa_nn_quant_keep_fp32 may keep */
+typedef struct fa_nn_keep_report {
+    double drift_int8, drift_mixed; /* every conv of q int8 / after keeping */
+    int kept;                       /* convs turned back to fp32 */
+    int node[FA_NN_KEEP_MAX];       /* which, most sensitive first */
+    double drift[FA_NN_KEEP_MAX];   /* each one's drift alone int8 */
+} fa_nn_keep_report;
+/* Turns the count most sensitive quantised convs of q (by
+ * fa_nn_quant_sensitivity on the n inputs) back to fp32: their records
+ * leave q, so a saved file runs them fp32. count 0..FA_NN_KEEP_MAX (fewer
+ * when q quantises fewer). 0 or < 0 as fa_nn_quant_sensitivity. */
+int fa_nn_quant_keep_fp32(fa_nn_quant *q, const fa_nn_model *m, const float *const *inputs, size_t n,
+                          int count, fa_nn_keep_report *rep);
+
 #endif

@@ -79,7 +79,7 @@ void fa_nn_conv_reference(const fa_nn_conv_params *p, const float *in, const flo
 /* A calibrated quantisation of a graph (what a .fanq file holds): the
  * activation scale of every tensor a Conv reads or writes (0: none), and
  * per live Conv node its int8 weights [c_out][k] and per output channel
- * scales. Indexed by the graph's tensor ids and node positions after
+ * scales (NULL: the conv runs fp32). Indexed by the graph's tensor ids and node positions after
  * fa_nn_graph_prepare (deterministic for a given source file). */
 struct fa_nn_quant {
     char *source;                /* the source model path as given at calibration */
@@ -118,5 +118,16 @@ fa_nn_quant *fa_nn_quant_parse(const char *name, const unsigned char *data, size
 /* 0 when q fits graph g (prepared): tensor and node counts, every live
  * Conv quantised with its shape, scales finite > 0; else FA_EINVAL. */
 int fa_nn_quant_check(const fa_nn_quant *q, const fa_nn_graph *g, const char *file);
+
+/* Mixed precision. The drift of a quantisation: per graph output, its
+ * squared error over the fp32 output's energy (both summed over the probe
+ * inputs), averaged over the outputs (0: identical; NanoDet-m all int8 ~0.02).
+ * fa_nn_quant_sensitivity: *all_drift with q as it is, and per node k
+ * drift[k] (n_nodes entries) with conv k alone int8 and every other conv
+ * fp32 (0 for nodes q does not quantise). m: the fp32 model q was
+ * calibrated from (loaded from a file: the graph is re-read for each
+ * variant). 0, FA_EINVAL, FA_ENOMEM or a run's error. */
+int fa_nn_quant_sensitivity(const fa_nn_model *m, const fa_nn_quant *q, const float *const *inputs, size_t n,
+                            double *drift, double *all_drift);
 
 #endif

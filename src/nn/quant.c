@@ -26,6 +26,20 @@
  * (the largest of the group) so those ops run on int8 bytes: in a
  * ShuffleNet backbone the int8 chains then span whole stages.
  *
+ * Mixed precision (fa_nn_quant_keep_fp32): a sensitivity pass builds the
+ * model with one conv alone int8 (every other conv fp32) for each
+ * quantised conv, runs it on a few probe inputs and measures the drift of
+ * the outputs from fp32 (squared error over the fp32 energy, averaged over
+ * outputs); the most sensitive convs lose their records and run fp32 (one
+ * conv's own error is what keeping it fp32 removes; a greedy leave-one-out
+ * search would cost a whole pass per conv kept). What it finds on
+ * NanoDet-m: Conv_3 and Conv_6, the two convs reading the stem's
+ * max-pooled output (24 channels under one per-tensor scale), hold half of
+ * the whole drift; keeping them and two more fp32 takes person AP on the
+ * labelled frames from 0.54 to 0.57-0.59 (fp32 0.58) for a few percent of
+ * the int8 run time (bench/RESULTS.md "INT8"). The file format needs
+ * nothing new for it: a conv without a record already runs fp32.
+ *
  * Why a file of our own: the calibration takes seconds and needs frames,
  * so its result is saved beside the model and reused; the weights are
  * stored int8 (a quarter of fp32) and the source model is referenced, not
@@ -49,7 +63,8 @@
  *           < n_nodes, c_out and k in 1..2^24, scales finite > 0, weights
  *           in -127..127
  *           end marker "END1", then end of file.
- * A live Conv without a record (a head, the first conv) runs fp32.
+ * A live Conv without a record (the first conv, the heads with fp32_heads,
+ * those the sensitivity pass kept) runs fp32.
  * Loading checks every field and names the byte offset of the first bad
  * one; fa_nn_quant_check then matches the records with the graph.
  */
@@ -437,6 +452,183 @@ fa_nn_quant *fa_nn_calibrate(const fa_nn_model *m, const float *const *inputs, s
     q->method = (int)opt.method;
     q->percentile = (float)opt.percentile;
     return q;
+}
+
+/* --------------------------------------------------------- sensitivity */
+
+/* The source graph again (a model build consumes its graph). */
+static fa_nn_graph *source_graph(const char *path) {
+    size_t len = strlen(path);
+    if (len > 4 && strcmp(path + len - 4, ".cfg") == 0) {
+        char *w = fa_malloc(len + 5);
+        if (!w) return NULL;
+        memcpy(w, path, len - 4);
+        strcpy(w + len - 4, ".weights");
+        fa_nn_graph *g = fa_nn_darknet_load(path, w);
+        free(w);
+        return g;
+    }
+    return fa_nn_onnx_load(path);
+}
+
+/* The fp32 outputs of m on the probe inputs, which drift is measured against. */
+typedef struct drift_ref {
+    const char *source;
+    const char *backend;
+    const float *const *inputs;
+    size_t n;       /* probe inputs */
+    int n_out;
+    float **out;    /* [n * n_out] */
+    size_t *len;    /* [n_out] elements of one output */
+} drift_ref;
+
+static void drift_ref_free(drift_ref *r) {
+    for (size_t i = 0; r->out && i < r->n * (size_t)r->n_out; i++)
+        free(r->out[i]);
+    free(r->out);
+    free(r->len);
+}
+
+static int output_len(const fa_nn_session *s, int o, size_t *len) {
+    int64_t shape[FA_NN_MAX_RANK];
+    int rank = 0;
+    if (!fa_nn_session_output(s, o, shape, &rank)) return fa_err_code();
+    *len = 1;
+    for (int i = 0; i < rank; i++)
+        *len *= (size_t)shape[i];
+    return 0;
+}
+
+static int drift_ref_init(drift_ref *r, const fa_nn_model *m) {
+    fa_nn_info info;
+    fa_nn_model_info(m, &info);
+    r->backend = info.backend, r->source = fa_nn_model_path(m), r->n_out = fa_nn_model_output_count(m);
+    r->out = fa_calloc(r->n * (size_t)r->n_out, sizeof *r->out);
+    r->len = fa_calloc((size_t)r->n_out, sizeof *r->len);
+    fa_nn_session *s = r->out && r->len ? fa_nn_session_new(m, 1) : NULL;
+    int rc = s ? 0 : r->out && r->len ? fa_err_code() : FA_ENOMEM;
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        rc = fa_nn_run(s, r->inputs[i], NULL);
+        for (int o = 0; !rc && o < r->n_out; o++) {
+            rc = output_len(s, o, &r->len[o]);
+            float **dst = &r->out[i * (size_t)r->n_out + (size_t)o];
+            if (!rc && !(*dst = fa_malloc(r->len[o] * sizeof **dst))) rc = FA_ENOMEM;
+            if (!rc) memcpy(*dst, fa_nn_session_output(s, o, NULL, NULL), r->len[o] * sizeof **dst);
+        }
+    }
+    fa_nn_session_free(s);
+    return rc;
+}
+
+/* The drift of the source model run with quantisation q from the fp32
+ * reference: per output, the squared error over the reference's energy
+ * (both summed over the probe inputs), averaged over the outputs. */
+static int drift_of(const drift_ref *r, const fa_nn_quant *q, double *drift) {
+    fa_nn_options opt = {.backend = r->backend};
+    fa_nn_graph *g = source_graph(r->source);
+    fa_nn_model *m = g ? fa_nn_model_build(g, &opt, q, r->source) : NULL;
+    fa_nn_session *s = m ? fa_nn_session_new(m, 1) : NULL;
+    int rc = s ? 0 : fa_err_code();
+    double *err = rc ? NULL : fa_calloc((size_t)r->n_out * 2 + 1, sizeof *err);
+    if (!rc && !err) rc = FA_ENOMEM;
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        rc = fa_nn_run(s, r->inputs[i], NULL);
+        for (int o = 0; !rc && o < r->n_out; o++) {
+            const float *y = fa_nn_session_output(s, o, NULL, NULL);
+            const float *ref = r->out[i * (size_t)r->n_out + (size_t)o];
+            for (size_t k = 0; k < r->len[o]; k++) {
+                double d = (double)y[k] - ref[k];
+                err[2 * o] += d * d, err[2 * o + 1] += (double)ref[k] * ref[k];
+            }
+        }
+    }
+    *drift = 0;
+    for (int o = 0; !rc && o < r->n_out; o++)
+        *drift += err[2 * o] / (err[2 * o + 1] > 0 ? err[2 * o + 1] : 1.0) / r->n_out;
+    free(err);
+    fa_nn_session_free(s);
+    fa_nn_model_free(m);
+    return rc;
+}
+
+/* The drifts of q and of each of its convs alone int8 against r. */
+static int sensitivity(const drift_ref *r, const fa_nn_quant *q, double *drift, double *all_drift) {
+    int8_t **one = fa_calloc(q->n_nodes ? q->n_nodes : 1, sizeof *one);
+    if (!one) return FA_ENOMEM;
+    fa_nn_quant v = *q; /* q with only conv k int8: a view sharing q's arrays */
+    v.w_q = one;
+    int rc = drift_of(r, q, all_drift);
+    for (size_t k = 0; !rc && k < q->n_nodes; k++) {
+        drift[k] = 0;
+        if (!q->w_q[k]) continue;
+        one[k] = q->w_q[k];
+        rc = drift_of(r, &v, &drift[k]);
+        one[k] = NULL;
+    }
+    free(one);
+    return rc;
+}
+
+static int check_probe(const fa_nn_model *m, const fa_nn_quant *q, const float *const *inputs, size_t n) {
+    if (!m || !q || !inputs || n == 0 || !fa_nn_model_path(m))
+        return fa_err_set(FA_EINVAL, "nn: sensitivity: expected a model loaded from a file, a quantisation "
+                                     "and at least one input");
+    if (fa_nn_model_precision(m) != FA_NN_FP32)
+        return fa_err_set(FA_EINVAL, "%s: sensitivity: expected the fp32 model, got precision %d",
+                          fa_path_base(fa_nn_model_path(m)), fa_nn_model_precision(m));
+    for (size_t i = 0; i < n; i++)
+        if (!inputs[i])
+            return fa_err_set(FA_EINVAL, "nn: sensitivity: inputs[%zu]: expected a pointer, got NULL", i);
+    return 0;
+}
+
+int fa_nn_quant_sensitivity(const fa_nn_model *m, const fa_nn_quant *q, const float *const *inputs, size_t n,
+                            double *drift, double *all_drift) {
+    if (check_probe(m, q, inputs, n)) return FA_EINVAL;
+    drift_ref r = {.inputs = inputs, .n = n};
+    int rc = drift_ref_init(&r, m);
+    if (!rc) rc = sensitivity(&r, q, drift, all_drift);
+    drift_ref_free(&r);
+    if (rc == FA_ENOMEM) fa_err_set(FA_ENOMEM, "nn: sensitivity: out of memory");
+    return rc;
+}
+
+/* The quantised conv with the largest drift (-1: none left). */
+static long most_sensitive(const fa_nn_quant *q, const double *drift) {
+    long best = -1;
+    for (size_t k = 0; k < q->n_nodes; k++)
+        if (q->w_q[k] && (best < 0 || drift[k] > drift[best])) best = (long)k;
+    return best;
+}
+
+/* Conv k's record leaves q: it runs fp32. */
+static void unquantise(fa_nn_quant *q, size_t k) {
+    free(q->w_q[k]);
+    free(q->w_scale[k]);
+    q->w_q[k] = NULL, q->w_scale[k] = NULL, q->c_out[k] = q->k[k] = 0;
+}
+
+int fa_nn_quant_keep_fp32(fa_nn_quant *q, const fa_nn_model *m, const float *const *inputs, size_t n,
+                          int count, fa_nn_keep_report *rep) {
+    *rep = (fa_nn_keep_report){0};
+    if (count < 0 || count > FA_NN_KEEP_MAX)
+        return fa_err_set(FA_EINVAL, "nn: keep_fp32: field 'count': expected 0..%d, got %d", FA_NN_KEEP_MAX,
+                          count);
+    if (check_probe(m, q, inputs, n)) return FA_EINVAL;
+    drift_ref r = {.inputs = inputs, .n = n};
+    double *drift = fa_calloc(q->n_nodes ? q->n_nodes : 1, sizeof *drift);
+    int rc = drift ? drift_ref_init(&r, m) : FA_ENOMEM;
+    if (!rc) rc = sensitivity(&r, q, drift, &rep->drift_int8);
+    for (long k; !rc && rep->kept < count && (k = most_sensitive(q, drift)) >= 0; rep->kept++) {
+        rep->node[rep->kept] = (int)k, rep->drift[rep->kept] = drift[k];
+        unquantise(q, (size_t)k);
+    }
+    rep->drift_mixed = rep->drift_int8;
+    if (!rc && rep->kept) rc = drift_of(&r, q, &rep->drift_mixed);
+    free(drift);
+    drift_ref_free(&r);
+    if (rc == FA_ENOMEM) fa_err_set(FA_ENOMEM, "nn: keep_fp32: out of memory");
+    return rc;
 }
 
 float fa_nn_quant_scale(const fa_nn_quant *q, const fa_nn_model *m, const char *name) {

@@ -57,25 +57,9 @@ typedef struct run_state {
     size_t t_cap;
 } run_state;
 
-static int grow_app(run_state *s, size_t n) {
-    if (n <= s->app_cap) return 0;
-    size_t cap = s->app_cap ? s->app_cap : 64;
-    while (cap < n)
-        cap *= 2;
-    float *p = realloc(s->app, cap * FA_TRACK_APP_DIM * sizeof *p);
-    if (!p) return fa_err_set(FA_ENOMEM, "analyze: out of memory");
-    s->app = p, s->app_cap = cap;
-    return 0;
-}
-
 static int note_time(run_state *s, double t) {
     fa_analyze_result *r = s->r;
-    if ((size_t)r->frames == s->t_cap) {
-        size_t cap = s->t_cap ? s->t_cap * 2 : 256;
-        double *p = realloc(r->t, cap * sizeof *p);
-        if (!p) return fa_err_set(FA_ENOMEM, "analyze: out of memory");
-        r->t = p, s->t_cap = cap;
-    }
+    if (fa_grow(&r->t, &s->t_cap, (size_t)r->frames + 1, sizeof *r->t)) return FA_ENOMEM;
     r->t[r->frames] = t;
     return 0;
 }
@@ -104,7 +88,7 @@ static int on_feed_frame(const fa_video_frame *f, void *user) {
     double t0 = fa_clock_now();
     int rc = fa_detector_run(s->det, &img, &s->dets, NULL);
     double t1 = fa_clock_now();
-    if (!rc) rc = grow_app(s, s->dets.n ? s->dets.n : 1);
+    if (!rc) rc = fa_grow(&s->app, &s->app_cap, (s->dets.n ? s->dets.n : 1) * FA_TRACK_APP_DIM, sizeof *s->app);
     for (size_t i = 0; !rc && i < s->dets.n; i++) {
         float *row = s->app + i * FA_TRACK_APP_DIM;
         memset(row, 0, FA_TRACK_APP_DIM * sizeof *row);

@@ -137,19 +137,6 @@ void fa_mot_free(fa_mot *m) {
     free(m);
 }
 
-static int grow(void *pp, size_t *cap, size_t need, size_t elem) {
-    if (*cap >= need) return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void **p = pp;
-    void *q = fa_realloc(*p, c * elem);
-    if (!q) return FA_ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
@@ -179,16 +166,16 @@ static int reserve_frame(fa_mot *m, size_t n_gt, size_t n_pred) {
     if (n_gt + n_pred > FA_ASSIGN_MAX)
         return fa_err_set(FA_ELIMIT, "mot.c: frame %zu: %zu + %zu boxes: above the limit %d", m->frames, n_gt,
                           n_pred, FA_ASSIGN_MAX);
-    int rc = grow(&m->sorted, &m->cap_sorted, side + 1, sizeof *m->sorted);
-    rc = rc ? rc : grow(&m->gi, &m->cap_gi, n_gt + 1, sizeof *m->gi);
-    rc = rc ? rc : grow(&m->gm, &m->cap_gm, n_gt + 1, sizeof *m->gm);
-    rc = rc ? rc : grow(&m->rows, &m->cap_rows, n_gt + 1, sizeof *m->rows);
-    rc = rc ? rc : grow(&m->r2c, &m->cap_r2c, n_gt + 1, sizeof *m->r2c);
-    rc = rc ? rc : grow(&m->pi, &m->cap_pi, n_pred + 1, sizeof *m->pi);
-    rc = rc ? rc : grow(&m->pm, &m->cap_pm, n_pred + 1, sizeof *m->pm);
-    rc = rc ? rc : grow(&m->cols, &m->cap_cols, n_pred + 1, sizeof *m->cols);
-    rc = rc ? rc : grow(&m->cost, &m->cap_cost, n_gt * n_pred + 1, sizeof *m->cost);
-    rc = rc ? rc : grow(&m->last_pred, &m->cap_last, m->gt_ids.n + n_gt + 1, sizeof *m->last_pred);
+    int rc = fa_grow(&m->sorted, &m->cap_sorted, side + 1, sizeof *m->sorted);
+    rc = rc ? rc : fa_grow(&m->gi, &m->cap_gi, n_gt + 1, sizeof *m->gi);
+    rc = rc ? rc : fa_grow(&m->gm, &m->cap_gm, n_gt + 1, sizeof *m->gm);
+    rc = rc ? rc : fa_grow(&m->rows, &m->cap_rows, n_gt + 1, sizeof *m->rows);
+    rc = rc ? rc : fa_grow(&m->r2c, &m->cap_r2c, n_gt + 1, sizeof *m->r2c);
+    rc = rc ? rc : fa_grow(&m->pi, &m->cap_pi, n_pred + 1, sizeof *m->pi);
+    rc = rc ? rc : fa_grow(&m->pm, &m->cap_pm, n_pred + 1, sizeof *m->pm);
+    rc = rc ? rc : fa_grow(&m->cols, &m->cap_cols, n_pred + 1, sizeof *m->cols);
+    rc = rc ? rc : fa_grow(&m->cost, &m->cap_cost, n_gt * n_pred + 1, sizeof *m->cost);
+    rc = rc ? rc : fa_grow(&m->last_pred, &m->cap_last, m->gt_ids.n + n_gt + 1, sizeof *m->last_pred);
     rc = rc ? rc : imap_reserve(&m->gt_ids, n_gt);
     rc = rc ? rc : imap_reserve(&m->pred_ids, n_pred);
     rc = rc ? rc : imap_reserve(&m->pairs, n_gt * n_pred);

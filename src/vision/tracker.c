@@ -299,19 +299,6 @@ static int app_known(const float *a) {
 
 /* ------------------------------------------------------------------ memory */
 
-static int grow(void *pp, size_t *cap, size_t need, size_t elem) {
-    if (*cap >= need) return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void **p = pp;
-    void *q = fa_realloc(*p, c * elem);
-    if (!q) return FA_ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 fa_tracker *fa_tracker_new(const fa_tracker_options *o) {
     fa_tracker_options d;
     if (!o) {
@@ -354,22 +341,22 @@ static int reserve_frame(fa_tracker *t, size_t n) {
     if (nt >= FA_ASSIGN_MAX)
         return fa_err_set(FA_ELIMIT, "tracker.c: %zu tracks and %zu boxes: more than %d in all", t->n_tracks,
                           n, FA_ASSIGN_MAX - 1);
-    int rc = grow(&t->tracks, &t->cap_tracks, nt, sizeof *t->tracks);
-    rc = rc ? rc : grow(&t->frames, &t->cap_frames, t->n_frames + 1, sizeof *t->frames);
-    rc = rc ? rc : grow(&t->balls, &t->cap_balls, t->n_frames + 1, sizeof *t->balls);
-    rc = rc ? rc : grow(&t->hist, &t->cap_hist, t->n_hist + nt, sizeof *t->hist);
-    rc = rc ? rc : grow(&t->key_id, &t->cap_key_id, t->n_keys + n, sizeof *t->key_id);
-    rc = rc ? rc : grow(&t->key_app_n, &t->cap_key_n, t->n_keys + n, sizeof *t->key_app_n);
-    rc = rc ? rc : grow(&t->key_app, &t->cap_key_app, (t->n_keys + n) * DIM, sizeof *t->key_app);
-    rc = rc ? rc : grow(&t->high, &t->cap_high, n + 1, sizeof *t->high);
-    rc = rc ? rc : grow(&t->low, &t->cap_low, n + 1, sizeof *t->low);
-    rc = rc ? rc : grow(&t->cand, &t->cap_cand, n + 1, sizeof *t->cand);
-    rc = rc ? rc : grow(&t->used, &t->cap_used, n + 1, sizeof *t->used);
-    rc = rc ? rc : grow(&t->rows, &t->cap_rows, nt + 1, sizeof *t->rows);
-    rc = rc ? rc : grow(&t->r2c, &t->cap_r2c, nt + 1, sizeof *t->r2c);
-    rc = rc ? rc : grow(&t->c2r, &t->cap_c2r, n + 1, sizeof *t->c2r);
-    rc = rc ? rc : grow(&t->cost, &t->cap_cost, t->n_tracks * n + nt + 1, sizeof *t->cost);
-    rc = rc ? rc : grow(&t->out, &t->cap_out, nt + 2, sizeof *t->out);
+    int rc = fa_grow(&t->tracks, &t->cap_tracks, nt, sizeof *t->tracks);
+    rc = rc ? rc : fa_grow(&t->frames, &t->cap_frames, t->n_frames + 1, sizeof *t->frames);
+    rc = rc ? rc : fa_grow(&t->balls, &t->cap_balls, t->n_frames + 1, sizeof *t->balls);
+    rc = rc ? rc : fa_grow(&t->hist, &t->cap_hist, t->n_hist + nt, sizeof *t->hist);
+    rc = rc ? rc : fa_grow(&t->key_id, &t->cap_key_id, t->n_keys + n, sizeof *t->key_id);
+    rc = rc ? rc : fa_grow(&t->key_app_n, &t->cap_key_n, t->n_keys + n, sizeof *t->key_app_n);
+    rc = rc ? rc : fa_grow(&t->key_app, &t->cap_key_app, (t->n_keys + n) * DIM, sizeof *t->key_app);
+    rc = rc ? rc : fa_grow(&t->high, &t->cap_high, n + 1, sizeof *t->high);
+    rc = rc ? rc : fa_grow(&t->low, &t->cap_low, n + 1, sizeof *t->low);
+    rc = rc ? rc : fa_grow(&t->cand, &t->cap_cand, n + 1, sizeof *t->cand);
+    rc = rc ? rc : fa_grow(&t->used, &t->cap_used, n + 1, sizeof *t->used);
+    rc = rc ? rc : fa_grow(&t->rows, &t->cap_rows, nt + 1, sizeof *t->rows);
+    rc = rc ? rc : fa_grow(&t->r2c, &t->cap_r2c, nt + 1, sizeof *t->r2c);
+    rc = rc ? rc : fa_grow(&t->c2r, &t->cap_c2r, n + 1, sizeof *t->c2r);
+    rc = rc ? rc : fa_grow(&t->cost, &t->cap_cost, t->n_tracks * n + nt + 1, sizeof *t->cost);
+    rc = rc ? rc : fa_grow(&t->out, &t->cap_out, nt + 2, sizeof *t->out);
     if (rc) return fa_err_set(FA_ENOMEM, "tracker.c: out of memory for %zu tracks", nt);
     /* the assignment's scratch, grown now (a nt x 1 problem needs more than any matching of this frame:
      * tracks x boxes, rows + cols <= nt) so that solving cannot fail later */
@@ -960,7 +947,7 @@ static void sort_by_first(int *order, size_t n, const fa_track_result *r) {
 }
 
 static int add_edge(stitch_ctx *c, int a, int b, double cost) {
-    if (grow(&c->edges, &c->cap_edges, c->n_edges + 1, sizeof *c->edges)) return FA_ENOMEM;
+    if (fa_grow(&c->edges, &c->cap_edges, c->n_edges + 1, sizeof *c->edges)) return FA_ENOMEM;
     c->edges[c->n_edges++] = (stitch_edge){a, b, 0, cost};
     int nt = (int)c->r->n_tracks, ra = uf_root(c->parent, a), rb = uf_root(c->parent, nt + b);
     if (ra != rb) c->parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
