@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
 done
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -G Ninja -DFA_FUZZ=ON -DFA_TESTS=OFF -DFA_BENCH=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFA_WITH_CUDA=OFF >/dev/null
 ninja -C "$build"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
