@@ -873,11 +873,14 @@ static int load_root(const fa_json_reader *r, const fa_json_value *root, fa_cali
     return 0;
 }
 
-int fa_calib_load(const char *path, fa_calib *c) {
+/* Reads a calibration from reader r (opened on path, for messages). */
+static int load_reader(fa_json_reader *r, const char *path, fa_calib *c) {
     memset(c, 0, sizeof *c);
     fa_arena *a = fa_arena_new(16 * 1024);
-    if (!a) return FA_ENOMEM;
-    fa_json_reader *r = fa_json_open_file(path, 0);
+    if (!a) {
+        fa_json_close(r);
+        return FA_ENOMEM;
+    }
     fa_json_value *root = NULL;
     int rc = r ? fa_json_read_value(r, a, &root) : (fa_err_code() ? fa_err_code() : FA_EIO);
     if (!rc && !root) rc = fa_err_set(FA_EINVAL, "%s: empty file", fa_path_base(path));
@@ -887,4 +890,10 @@ int fa_calib_load(const char *path, fa_calib *c) {
     fa_json_close(r);
     fa_arena_free(a);
     return rc;
+}
+
+int fa_calib_load(const char *path, fa_calib *c) { return load_reader(fa_json_open_file(path, 0), path, c); }
+
+int fa_calib_load_mem(const char *name, const char *data, size_t len, fa_calib *c) {
+    return load_reader(fa_json_open_mem(name, data, len, 0), name, c);
 }

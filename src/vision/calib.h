@@ -145,6 +145,8 @@ int fa_calib_save(const fa_calib *c, const char *note, const char *path);
  * calibration is solved from the points (default options). 0, or
  * FA_EINVAL / FA_ENOTFOUND / FA_EIO with a message naming file:line:col. */
 int fa_calib_load(const char *path, fa_calib *c);
+/* The same from memory (name in messages; data need not be NUL-terminated). */
+int fa_calib_load_mem(const char *name, const char *data, size_t len, fa_calib *c);
 
 /* ------------------------------------------------------------ automatic refinement */
 

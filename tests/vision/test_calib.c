@@ -695,6 +695,26 @@ static void clip_frames(int64_t later, fa_image *first, fa_image *img) {
     fa_frames_close(f);
 }
 
+/* The file read from memory gives the same calibration as from disk. */
+static void test_load_mem(void **state) {
+    (void)state;
+    size_t len = 0;
+    char *text = fa_test_read_file(fixture(), &len);
+    assert_non_null(text);
+    fa_calib *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(fa_calib_load(fixture(), a), 0);
+    assert_int_equal(fa_calib_load_mem("fixture.json", text, len, b), 0);
+    for (int i = 0; i < 9; i++) assert_true(a->H[i] == b->H[i]);
+    assert_true(a->k1 == b->k1 && a->rms_px == b->rms_px);
+    assert_int_not_equal(fa_calib_load_mem("bad.json", "{\"image\": 3}", 13, b), 0);
+    assert_non_null(strstr(fa_err_msg(), "bad.json"));
+    free(a);
+    free(b);
+    free(text);
+}
+
 static void test_real_fixture(void **state) {
     (void)state;
     fa_calib c;
@@ -802,6 +822,7 @@ int main(void) {
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_refine_lines_synthetic),
         cmocka_unit_test(test_motion_synthetic),
+        cmocka_unit_test(test_load_mem),
         cmocka_unit_test(test_real_fixture),
         cmocka_unit_test(test_real_refine_and_motion),
     };
