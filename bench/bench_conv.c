@@ -13,7 +13,10 @@
  * fused, batch 1), timed alone on the native and the oneDNN backend at
  * 1 thread (best of the runs), then the whole model on each backend
  * (median of the runs): where a model's time goes, per layer, and which
- * backend wins each layer. -n RUNS sets the runs (default 30).
+ * backend wins each layer; then the native run's CPU time per op kind and
+ * its 24 slowest nodes with their input and output shapes (the shapes
+ * say which fast path of ops.c a node needs). -n RUNS sets the runs
+ * (default 30).
  *
  * Usage: bench_conv [min_seconds_per_case]   (default 0.3)
  *        bench_conv --model FILE [-n RUNS]
@@ -317,6 +320,10 @@ static void op_tick(void *ud, int tensor, const float *data, size_t n) {
     oc->last = cpu_now();
 }
 
+static void print_shape(const fa_nn_shape *s) {
+    for (int i = 0; i < s->rank; i++) printf("%s%lld", i ? "x" : "", (long long)s->d[i]);
+}
+
 static void print_op_times(const char *path, const float *input, int runs) {
     fa_nn_model *m = fa_nn_model_load(path, &(fa_nn_options){.backend = "native"});
     fa_nn_session *s = m ? fa_nn_session_new(m, 1) : NULL;
@@ -342,17 +349,28 @@ static void print_op_times(const char *path, const float *input, int runs) {
     printf("native, CPU ms per run by op (observed runs):");
     for (int op = 0; op < FA_NN_OP_COUNT; op++)
         if (oc.per_op[op] > 0) printf(" %s %.3f", fa_nn_op_name((fa_nn_op)op), oc.per_op[op] * 1e3 / runs);
-    printf("\nnative, the slowest nodes in the model (CPU ms per run):");
-    for (int top = 0; top < 12; top++) {
+    printf("\nnative, the slowest nodes in the model (CPU ms per run, first input -> first output):");
+    fa_nn_shape *shapes = malloc(sizeof *shapes * fa_nn_graph_tensor_count(g));
+    if (shapes && fa_nn_graph_infer_shapes(g, shapes, 1) != 0) {
+        free(shapes);
+        shapes = NULL;
+    }
+    for (int top = 0; top < 24; top++) {
         size_t best = 0;
         for (size_t n = 1; n < nn; n++)
             if (oc.per_node[n] > oc.per_node[best]) best = n;
         if (oc.per_node[best] <= 0) break;
-        const char *op = fa_nn_op_name(fa_nn_graph_node(g, best)->op);
-        printf(" %zu:%s %.3f", best, op, oc.per_node[best] * 1e3 / runs);
+        const fa_nn_node *nd = fa_nn_graph_node(g, best);
+        printf("\n  %4zu %-12s %.3f ms  ", best, fa_nn_op_name(nd->op), oc.per_node[best] * 1e3 / runs);
+        if (shapes) {
+            print_shape(&shapes[nd->in[0]]);
+            printf(" -> ");
+            print_shape(&shapes[nd->out[0]]);
+        }
         oc.per_node[best] = -1;
     }
     printf("\n");
+    free(shapes);
     free(oc.producer_op);
     free(oc.producer_node);
     free(oc.per_node);

@@ -574,6 +574,8 @@ static void copy_row(const fa_nn_conv *c, const float *in, float *row) {
         float *od = row + (pl + 1) % 2 * c->plane_seg + (pl + 1) / 2;
         if (c->isa == NATIVE_GENERIC)
             fa_nn_native_split2_generic(in, w, ev, od);
+        else if (c->isa == NATIVE_AVX512)
+            fa_nn_native_split2_avx512(in, w, ev, od);
         else
             fa_nn_native_split2_avx2(in, w, ev, od);
     } else {

@@ -171,6 +171,24 @@ AVX2_TARGET void fa_nn_native_split2_avx2(const float *in, size_t n, float *even
 
 /* ---- AVX-512: 16 outputs per register ---- */
 
+/* fa_nn_native_split2_generic, 32 inputs a step: two loads, two
+ * permutes, masked at the row's end (no scalar tail). */
+AVX512_TARGET void fa_nn_native_split2_avx512(const float *in, size_t n, float *even, float *odd) {
+    const __m512i ev_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od_idx = _mm512_add_epi32(ev_idx, _mm512_set1_epi32(1));
+    for (size_t x = 0; x < n; x += 32, even += 16, odd += 16) {
+        size_t left = n - x < 32 ? n - x : 32;
+        __mmask16 lo_m = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
+        __mmask16 hi_m = (__mmask16)(left >= 32 ? 0xffffu : left > 16 ? (1u << (left - 16)) - 1u : 0u);
+        __m512 lo = _mm512_maskz_loadu_ps(lo_m, in + x), hi = _mm512_maskz_loadu_ps(hi_m, in + x + 16);
+        size_t n_ev = (left + 1) / 2, n_od = left / 2;
+        _mm512_mask_storeu_ps(even, (__mmask16)(n_ev >= 16 ? 0xffffu : (1u << n_ev) - 1u),
+                              _mm512_permutex2var_ps(lo, ev_idx, hi));
+        _mm512_mask_storeu_ps(odd, (__mmask16)(n_od >= 16 ? 0xffffu : (1u << n_od) - 1u),
+                              _mm512_permutex2var_ps(lo, od_idx, hi));
+    }
+}
+
 AVX512_INLINE __m512 act16(__m512 v, fa_nn_act act, __m512 alpha) {
     if (act == FA_NN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
     if (act == FA_NN_ACT_LEAKY) {
@@ -303,6 +321,9 @@ void fa_nn_native_dw_avx512(const fa_nn_dw *d) {
 
 void fa_nn_native_dw_avx2(const fa_nn_dw *d) { fa_nn_native_dw_generic(d); }
 void fa_nn_native_split2_avx2(const float *in, size_t n, float *even, float *odd) {
+    fa_nn_native_split2_generic(in, n, even, odd);
+}
+void fa_nn_native_split2_avx512(const float *in, size_t n, float *even, float *odd) {
     fa_nn_native_split2_generic(in, n, even, odd);
 }
 void fa_nn_native_dw_avx512(const fa_nn_dw *d) { fa_nn_native_dw_generic(d); }

@@ -80,6 +80,7 @@ void fa_nn_native_dw_avx512(const fa_nn_dw *d);
  * and odd-indexed ones (odd[0..n/2)): the phase split of a stride-2 row. */
 void fa_nn_native_split2_generic(const float *in, size_t n, float *even, float *odd);
 void fa_nn_native_split2_avx2(const float *in, size_t n, float *even, float *odd);
+void fa_nn_native_split2_avx512(const float *in, size_t n, float *even, float *odd);
 
 /* ---- the stem kernel (native_stem.c, AVX-512 only) ----
  * out[oc][oy][x] = act(bias[oc] + sum over taps t = (ci, ky, kx) in that

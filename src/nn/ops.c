@@ -1,24 +1,37 @@
 /*
- * ops.c - the non-convolution operators, fp32 NCHW, portable C.
+ * ops.c - the non-convolution operators, fp32 NCHW.
  *
- * These are a small fraction of a detector's time (the convolutions are in
- * the backends), so they are written for clarity: each follows the ONNX
- * operator specification literally, and where the specification leaves a
- * choice (pooling windows in ceil_mode, Resize's clamping of coordinates)
- * ONNX Runtime's CPU behaviour is the reference, since its outputs are the
- * golden ones. Data-movement ops (Concat, Transpose, Reshape, Gather, Split)
- * work on any element size, so constant folding can run them on int64
- * shape tensors as well. Shapes were validated by inference (graph.c)
- * before any of these runs.
+ * Each follows the ONNX operator specification literally, and where the
+ * specification leaves a choice (pooling windows in ceil_mode, Resize's
+ * clamping of coordinates) ONNX Runtime's CPU behaviour is the reference,
+ * since its outputs are the golden ones. Data-movement ops (Concat,
+ * Transpose, Reshape, Gather, Split) work on any element size, so constant
+ * folding can run them on int64 shape tensors as well. Shapes were
+ * validated by inference (graph.c) before any of these runs.
+ *
+ * Written for clarity first, but once the convolutions got fast these ops
+ * were a third of a small detector's time (FastestDet: 1.4 of 4.2 ms), so
+ * the ones that detector spends it in have fast paths, each giving the
+ * same results as the plain code it replaced (bitwise, except softmax's
+ * exp, within 2 ulp of expf):
+ *   - pooling is separable (a column reduction over the window's rows into
+ *     a padded row, then one over each output's columns), with AVX-512
+ *     copies of both passes for the 3x3 stride-2 and stride-1 windows;
+ *   - softmax runs 16 independent lanes (columns of a strided softmax, or
+ *     partial sums of a contiguous one) through a polynomial exp, portable
+ *     and AVX-512, bitwise equal;
+ *   - a 2-D transpose (the [C][HW] <-> [HW][C] pair around a head's
+ *     softmax) goes in 16 x 16 tiles (AVX-512: in registers), a nearest Resize copies rows and
+ *     doubles columns instead of interpolating, a constant Pad of the last
+ *     two dims writes each output float once.
+ * The AVX-512 code is compiled with target attributes (the library stays
+ * generic x86-64) and picked per call from the CPU (ops_avx512).
  */
 #include "nn/nn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 typedef struct op_ctx {
     const fa_nn_graph *g;
@@ -38,6 +51,32 @@ static int64_t prod(const fa_nn_shape *s, int from, int to) {
     for (int i = from; i < to; i++)
         n *= s->d[i];
     return n;
+}
+
+/* ------------------------------------------------------------- CPU check */
+
+/* The hot loops of pooling and softmax have AVX-512 copies, compiled with
+ * target attributes (the library stays generic x86-64) and picked per call
+ * when the CPU has AVX-512 F/VL/BW/DQ, unless FA_NN_NATIVE_ISA (the native
+ * backend's cap, native.c) says generic or avx2. Both copies give bitwise
+ * equal results (test_ops.c checks it). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define OPS_X86 1
+#include <immintrin.h>
+#else
+#define OPS_X86 0
+#endif
+
+static int ops_avx512(void) {
+#if OPS_X86
+    const char *want = getenv("FA_NN_NATIVE_ISA");
+    if (want && (strcmp(want, "generic") == 0 || strcmp(want, "avx2") == 0)) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
 }
 
 /* ------------------------------------------------------------ elementwise */
@@ -109,6 +148,162 @@ static void run_add(const op_ctx *c) {
     }
 }
 
+/* ---------------------------------------------------------------- softmax */
+
+/* Softmax keeps SM_LANES independent lanes: 16 adjacent columns of a
+ * strided softmax, or 16 partial maxima and sums of a contiguous one
+ * (element k in lane k % 16, combined in lane order at the end). The
+ * portable code below and the AVX-512 code (one lane per vector element)
+ * do the same scalar operations in the same order (C17 keeps contraction
+ * off), so they give bitwise equal results. */
+#define SM_LANES 16
+#define EXP_LO -87.0f
+#define EXP_HI 88.0f
+#define EXP_MAGIC 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer */
+#define EXP_LOG2E 1.44269504f
+#define EXP_LN2_HI 0.693359375f
+#define EXP_LN2_LO -2.12194440e-4f
+static const float exp_poly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                  4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+/* exp(x): 2^n * p(r), n = round(x / ln 2), r = x - n ln 2 (in two parts),
+ * p Cephes expf's polynomial; relative error ~2 ulp. x is clamped to
+ * [-87, 88] first: softmax feeds it x - max <= 0, and below -87 it returns
+ * exp(-87) ~ 1.6e-38 where expf gives less, invisible after the sum (a
+ * NaN, which only a NaN input gives, is taken as -87 too). */
+static float exp_approx(float x) {
+    float v = x > EXP_LO ? x : EXP_LO; /* (a NaN becomes EXP_LO: no undefined int conversion) */
+    v = v < EXP_HI ? v : EXP_HI;
+    float n = (v * EXP_LOG2E + EXP_MAGIC) - EXP_MAGIC;
+    float r = v - n * EXP_LN2_HI;
+    r = r - n * EXP_LN2_LO;
+    float p = exp_poly[0];
+    for (int i = 1; i < 6; i++)
+        p = p * r + exp_poly[i];
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* Softmax of len contiguous floats x -> y, in lanes. */
+static void softmax_row_generic(const float *x, float *y, int64_t len) {
+    float m[SM_LANES], s[SM_LANES];
+    for (int l = 0; l < SM_LANES; l++)
+        m[l] = -INFINITY, s[l] = 0.0f;
+    for (int64_t k = 0; k < len; k++)
+        m[k % SM_LANES] = x[k] > m[k % SM_LANES] ? x[k] : m[k % SM_LANES];
+    float mx = m[0];
+    for (int l = 1; l < SM_LANES; l++)
+        mx = m[l] > mx ? m[l] : mx;
+    for (int64_t k = 0; k < len; k++)
+        s[k % SM_LANES] += y[k] = exp_approx(x[k] - mx);
+    float sum = s[0];
+    for (int l = 1; l < SM_LANES; l++)
+        sum += s[l];
+    for (int64_t k = 0; k < len; k++)
+        y[k] /= sum;
+}
+
+/* Softmax over len values at stride inner, one column (x[k * inner]). */
+static void softmax_col_generic(const float *x, float *y, int64_t len, int64_t inner) {
+    float m = x[0], sum = 0.0f;
+    for (int64_t k = 1; k < len; k++)
+        m = x[k * inner] > m ? x[k * inner] : m;
+    for (int64_t k = 0; k < len; k++)
+        sum += y[k * inner] = exp_approx(x[k * inner] - m);
+    for (int64_t k = 0; k < len; k++)
+        y[k * inner] /= sum;
+}
+
+/* One softmax block [len][inner]: a contiguous row, or column by column. */
+static void softmax_block_generic(const float *x, float *y, int64_t len, int64_t inner) {
+    if (inner == 1) {
+        softmax_row_generic(x, y, len);
+        return;
+    }
+    for (int64_t i = 0; i < inner; i++)
+        softmax_col_generic(x + i, y + i, len, inner);
+}
+
+#if OPS_X86
+#define OPS_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
+
+/* exp_approx on 16 floats, the same operations. */
+OPS_AVX512 static __m512 exp_avx512(__m512 x) {
+    __m512 v = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
+    __m512 magic = _mm512_set1_ps(EXP_MAGIC);
+    __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(EXP_LOG2E)), magic), magic);
+    __m512 r = _mm512_sub_ps(v, _mm512_mul_ps(n, _mm512_set1_ps(EXP_LN2_HI)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(EXP_LN2_LO)));
+    __m512 p = _mm512_set1_ps(exp_poly[0]);
+    for (int i = 1; i < 6; i++)
+        p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(exp_poly[i]));
+    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+static __mmask16 tail_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* softmax_row_generic, a vector of lanes. */
+OPS_AVX512 static void softmax_row_avx512(const float *x, float *y, int64_t len) {
+    __m512 m = _mm512_set1_ps(-INFINITY), s = _mm512_setzero_ps();
+    for (int64_t k = 0; k < len; k += 16) {
+        __mmask16 t = tail_mask(len - k);
+        m = _mm512_mask_max_ps(m, t, _mm512_maskz_loadu_ps(t, x + k), m);
+    }
+    float lane[SM_LANES];
+    _mm512_storeu_ps(lane, m);
+    float mx = lane[0];
+    for (int l = 1; l < SM_LANES; l++)
+        mx = lane[l] > mx ? lane[l] : mx;
+    __m512 vmx = _mm512_set1_ps(mx);
+    for (int64_t k = 0; k < len; k += 16) {
+        __mmask16 t = tail_mask(len - k);
+        __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, x + k), vmx));
+        _mm512_mask_storeu_ps(y + k, t, e);
+        s = _mm512_mask_add_ps(s, t, s, e);
+    }
+    _mm512_storeu_ps(lane, s);
+    float sum = lane[0];
+    for (int l = 1; l < SM_LANES; l++)
+        sum += lane[l];
+    __m512 vs = _mm512_set1_ps(sum);
+    for (int64_t k = 0; k < len; k += 16) {
+        __mmask16 t = tail_mask(len - k);
+        _mm512_mask_storeu_ps(y + k, t, _mm512_div_ps(_mm512_maskz_loadu_ps(t, y + k), vs));
+    }
+}
+
+/* softmax_col_generic on 16 adjacent columns (lanes masked by t). */
+OPS_AVX512 static void softmax_cols_avx512(const float *x, float *y, int64_t len, int64_t inner,
+                                           __mmask16 t) {
+    __m512 m = _mm512_maskz_loadu_ps(t, x), s = _mm512_setzero_ps();
+    for (int64_t k = 1; k < len; k++)
+        m = _mm512_max_ps(_mm512_maskz_loadu_ps(t, x + k * inner), m);
+    for (int64_t k = 0; k < len; k++) {
+        __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, x + k * inner), m));
+        _mm512_mask_storeu_ps(y + k * inner, t, e);
+        s = _mm512_add_ps(s, e);
+    }
+    for (int64_t k = 0; k < len; k++)
+        _mm512_mask_storeu_ps(y + k * inner, t, _mm512_div_ps(_mm512_maskz_loadu_ps(t, y + k * inner), s));
+}
+
+OPS_AVX512 static void softmax_block_avx512(const float *x, float *y, int64_t len, int64_t inner) {
+    if (inner == 1) {
+        softmax_row_avx512(x, y, len);
+        return;
+    }
+    for (int64_t i = 0; i < inner; i += 16)
+        softmax_cols_avx512(x + i, y + i, len, inner, tail_mask(inner - i));
+}
+#endif
+
 /* Softmax over axis; before opset 13 the input is coerced to 2-D at axis
  * (softmax over all trailing dims together). */
 static void run_softmax(const op_ctx *c) {
@@ -121,17 +316,18 @@ static void run_softmax(const op_ctx *c) {
         len = s->d[axis], inner = prod(s, axis + 1, s->rank);
     const float *x = in(c, 0);
     float *y = out(c, 0);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            const float *xp = x + o * len * inner + i;
-            float *yp = y + o * len * inner + i, mx = xp[0], sum = 0;
-            for (int64_t k = 1; k < len; k++)
-                mx = xp[k * inner] > mx ? xp[k * inner] : mx;
-            for (int64_t k = 0; k < len; k++)
-                sum += yp[k * inner] = expf(xp[k * inner] - mx);
-            for (int64_t k = 0; k < len; k++)
-                yp[k * inner] /= sum;
+    if (len <= 0) return;
+    int wide = ops_avx512();
+    for (int64_t o = 0; o < outer; o++) {
+#if OPS_X86
+        if (wide) {
+            softmax_block_avx512(x + o * len * inner, y + o * len * inner, len, inner);
+            continue;
         }
+#endif
+        softmax_block_generic(x + o * len * inner, y + o * len * inner, len, inner);
+    }
+    (void)wide;
 }
 
 /* ---------------------------------------------------------------- pooling */
@@ -144,8 +340,8 @@ static int64_t clip_lo(int64_t lo, int dil) { return lo >= 0 ? lo : lo + (-lo + 
  * dil[1]). The column windows are computed once per node, so the inner
  * loops carry no bounds tests; max and sum are separate loops so each is
  * a plain reduction the compiler can keep in registers. */
-static void pool_row(const float *xp, int64_t W, int64_t h0, int64_t h1, const int64_t *cw0, const int64_t *cw1,
-                     int64_t OW, const int *dil, int kw3, int is_max, float *acc) {
+static void pool_row(const float *xp, int64_t W, int64_t h0, int64_t h1, const int64_t *cw0,
+                     const int64_t *cw1, int64_t OW, const int *dil, int kw3, int is_max, float *acc) {
     for (int64_t ow = 0; ow < OW; ow++)
         acc[ow] = is_max ? -INFINITY : 0.0f;
     for (int64_t h = h0; h < h1; h += dil[0]) {
@@ -177,57 +373,233 @@ static void pool_row(const float *xp, int64_t W, int64_t h0, int64_t h1, const i
     }
 }
 
-/* m[w] = max(m[w], row[w]) for w < n: the column maxima of a window's rows
- * (SSE where available; the same x > m ? x : m rule as pool_row). */
-static void max_rows_into(float *m, const float *row, int64_t n) {
-    int64_t w = 0;
-#if defined(__SSE2__)
-    for (; w + 4 <= n; w += 4)
-        _mm_storeu_ps(m + w, _mm_max_ps(_mm_loadu_ps(row + w), _mm_loadu_ps(m + w)));
-#endif
-    for (; w < n; w++)
-        m[w] = row[w] > m[w] ? row[w] : m[w];
+/* Separable pooling without dilation. Per output row the window's input
+ * rows are first reduced column by column into a padded row cm (cm[pl + w]
+ * for input column w; the padding holds the reduction's identity, -inf
+ * for max and 0 for sum, and stays so), then each output reduces kw
+ * consecutive entries of cm, kh + kw operations per output instead of
+ * kh x kw. Windows that hang over an edge simply read padding, so the
+ * loops carry no bounds tests. FastestDet's 3x3/2 stem pool took 1.2 ms
+ * of 14 the direct way (profiled). */
+typedef struct pool_geom {
+    int64_t H, W, OH, OW, pl, sh, sw, kh, kw, ph; /* ph: top pad */
+    size_t cm_len;                                /* floats of cm, slack for vector reads included */
+} pool_geom;
+
+static pool_geom pool_geometry(const op_ctx *c) {
+    const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
+    const fa_nn_attrs *a = &c->nd->a;
+    pool_geom g = {.H = is->d[2], .W = is->d[3], .OH = os->d[2], .OW = os->d[3], .pl = a->pads[1],
+                   .sh = a->strides[0], .sw = a->strides[1], .kh = a->kernel[0], .kw = a->kernel[1],
+                   .ph = a->pads[0]};
+    g.cm_len = (size_t)(g.pl + g.W + (g.OW + 16) * g.sw + g.kw + 34);
+    return g;
 }
 
-/* MaxPool without dilation, separably: per output row, the column maxima
- * over the window's rows (one contiguous vector pass per row), then each
- * output the max of its columns' maxima. kh + kw compares per output
- * instead of kh x kw scalar ones: FastestDet's 3x3/2 stem pool took 1.2 ms
- * of 14 the other way (profiled). */
-static void max_pool_separable(const op_ctx *c, const int64_t *cw, float *colmax) {
-    const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
+/* Input rows [h0, h1) of output row oh's window (clipped). */
+static void pool_rows(const pool_geom *g, int64_t oh, int64_t *h0, int64_t *h1) {
+    int64_t lo = oh * g->sh - g->ph, hi = lo + g->kh;
+    *h0 = lo < 0 ? 0 : lo, *h1 = hi < g->H ? hi : g->H;
+}
+
+/* cm[w] = max over rows [h0, h1) of xp[h][w], w < W (-inf without rows). */
+static void max_cols_generic(const float *xp, int64_t W, int64_t h0, int64_t h1, float *cm) {
+    for (int64_t w = 0; w < W; w++)
+        cm[w] = h0 < h1 ? xp[h0 * W + w] : -INFINITY;
+    for (int64_t h = h0 + 1; h < h1; h++) {
+        const float *row = xp + h * W;
+        for (int64_t w = 0; w < W; w++)
+            cm[w] = row[w] > cm[w] ? row[w] : cm[w];
+    }
+}
+
+/* y[ow] = max_k cm[ow * sw + k], k < kw (the same rule as the rows). */
+static void max_reduce_generic(const float *cm, int64_t OW, int64_t sw, int64_t kw, float *y) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        const float *p = cm + ow * sw;
+        float m = p[0];
+        for (int64_t k = 1; k < kw; k++)
+            m = p[k] > m ? p[k] : m;
+        y[ow] = m;
+    }
+}
+
+#if OPS_X86
+/* The same as max_cols_generic, 16 columns a vector (a masked tail). */
+OPS_AVX512 static void max_cols_avx512(const float *xp, int64_t W, int64_t h0, int64_t h1, float *cm) {
+    for (int64_t w = 0; w < W; w += 16) {
+        __mmask16 k = W - w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (W - w)) - 1);
+        __m512 m = h0 < h1 ? _mm512_maskz_loadu_ps(k, xp + h0 * W + w) : _mm512_set1_ps(-INFINITY);
+        for (int64_t h = h0 + 1; h < h1; h++)
+            m = _mm512_max_ps(_mm512_maskz_loadu_ps(k, xp + h * W + w), m);
+        _mm512_mask_storeu_ps(cm + w, k, m);
+    }
+}
+
+/* The same as max_reduce_generic, 16 outputs a vector: stride 2 over 3
+ * columns (even, odd and next even entries gathered from two vectors
+ * each) and stride 1 (kw shifted loads); others generic. Reads up to
+ * cm[2 * OW + 32] (pool_geom's slack). */
+OPS_AVX512 static void max_reduce_avx512(const float *cm, int64_t OW, int64_t sw, int64_t kw, float *y) {
+    if (!(sw == 2 && kw == 3) && sw != 1) {
+        max_reduce_generic(cm, OW, sw, kw, y);
+        return;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+        __mmask16 k = OW - ow >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (OW - ow)) - 1);
+        __m512 m;
+        if (sw == 2) {
+            const float *p = cm + 2 * ow;
+            __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+            __m512 a2 = _mm512_loadu_ps(p + 2), b2 = _mm512_loadu_ps(p + 18);
+            m = _mm512_permutex2var_ps(a, even, b);
+            m = _mm512_max_ps(_mm512_permutex2var_ps(a, odd, b), m);
+            m = _mm512_max_ps(_mm512_permutex2var_ps(a2, even, b2), m);
+        } else {
+            m = _mm512_loadu_ps(cm + ow);
+            for (int64_t j = 1; j < kw; j++)
+                m = _mm512_max_ps(_mm512_loadu_ps(cm + ow + j), m);
+        }
+        _mm512_mask_storeu_ps(y + ow, k, m);
+    }
+}
+#endif
+
+/* MaxPool, output rows from the last to the first, every channel's row
+ * oh before row oh - 1: the input is usually a convolution's output just
+ * written in row order, larger than L2 (FastestDet's stem: 3 MB), and
+ * reading it in that same order would find each line evicted by the
+ * ones written after it; newest first, most of it is still in cache
+ * (perf: its column pass 5.9 % -> 3.3 % of a FastestDet run). The maxima
+ * do not depend on the order. */
+static void max_pool_separable(const op_ctx *c, const pool_geom *g, float *cm) {
+    const float *x = in(c, 0);
+    float *y = out(c, 0);
+    int wide = ops_avx512();
+    for (size_t i = 0; i < g->cm_len; i++)
+        cm[i] = -INFINITY;
+    int64_t planes = ish(c, 0)->d[0] * ish(c, 0)->d[1];
+    for (int64_t oh = g->OH - 1; oh >= 0; oh--) /* bottom up: see above */
+        for (int64_t p = 0; p < planes; p++) {
+            const float *xp = x + p * g->H * g->W;
+            int64_t h0, h1;
+            pool_rows(g, oh, &h0, &h1);
+            float *yr = y + (p * g->OH + oh) * g->OW;
+#if OPS_X86
+            if (wide) {
+                max_cols_avx512(xp, g->W, h0, h1, cm + g->pl);
+                max_reduce_avx512(cm, g->OW, g->sw, g->kw, yr);
+                continue;
+            }
+#endif
+            max_cols_generic(xp, g->W, h0, h1, cm + g->pl);
+            max_reduce_generic(cm, g->OW, g->sw, g->kw, yr);
+        }
+    (void)wide;
+}
+
+/* y[ow] = (sum_k cm[ow * sw + k], k < kw, in k order) / nf[ow]. */
+static void avg_reduce_generic(const float *cm, int64_t OW, int64_t sw, int64_t kw, const float *nf,
+                               float *y) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        const float *q = cm + ow * sw;
+        float sum = q[0];
+        for (int64_t k = 1; k < kw; k++)
+            sum += q[k];
+        y[ow] = sum / nf[ow];
+    }
+}
+
+/* s[w] = sum over rows [h0, h1) of xp[h][w] in row order (0 without rows). */
+static void sum_cols_generic(const float *xp, int64_t W, int64_t h0, int64_t h1, float *s) {
+    for (int64_t w = 0; w < W; w++)
+        s[w] = h0 < h1 ? xp[h0 * W + w] : 0.0f;
+    for (int64_t h = h0 + 1; h < h1; h++)
+        for (int64_t w = 0; w < W; w++)
+            s[w] += xp[h * W + w];
+}
+
+#if OPS_X86
+OPS_AVX512 static void sum_cols_avx512(const float *xp, int64_t W, int64_t h0, int64_t h1, float *s) {
+    for (int64_t w = 0; w < W; w += 16) {
+        __mmask16 k = tail_mask(W - w);
+        __m512 m = h0 < h1 ? _mm512_maskz_loadu_ps(k, xp + h0 * W + w) : _mm512_setzero_ps();
+        for (int64_t h = h0 + 1; h < h1; h++)
+            m = _mm512_add_ps(m, _mm512_maskz_loadu_ps(k, xp + h * W + w));
+        _mm512_mask_storeu_ps(s + w, k, m);
+    }
+}
+
+/* avg_reduce_generic, 16 outputs a vector for stride 2 over 3 columns and
+ * stride 1; others generic. Reads up to cm[2 * OW + 32]. */
+OPS_AVX512 static void avg_reduce_avx512(const float *cm, int64_t OW, int64_t sw, int64_t kw, const float *nf,
+                                         float *y) {
+    if (!(sw == 2 && kw == 3) && sw != 1) {
+        avg_reduce_generic(cm, OW, sw, kw, nf, y);
+        return;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+        __mmask16 k = tail_mask(OW - ow);
+        __m512 m;
+        if (sw == 2) {
+            const float *p = cm + 2 * ow;
+            __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+            __m512 a2 = _mm512_loadu_ps(p + 2), b2 = _mm512_loadu_ps(p + 18);
+            m = _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+            m = _mm512_add_ps(m, _mm512_permutex2var_ps(a2, even, b2));
+        } else {
+            m = _mm512_loadu_ps(cm + ow);
+            for (int64_t j = 1; j < kw; j++)
+                m = _mm512_add_ps(m, _mm512_loadu_ps(cm + ow + j));
+        }
+        __m512 n = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), k, nf + ow);
+        _mm512_mask_storeu_ps(y + ow, k, _mm512_div_ps(m, n));
+    }
+}
+#endif
+
+/* AveragePool without dilation: cm holds column sums (0 padding), each
+ * output the sum of its kw entries divided by its count: the window's
+ * padded area with count_include_pad (clipped by ceil_mode's overhang,
+ * ONNX Runtime's rule), else its cells inside the input. cw: per output
+ * column its clipped [start, end) and padded width (run_pool); nf: OW
+ * floats of room for one row's counts. */
+static void avg_pool_separable(const op_ctx *c, const pool_geom *g, const int64_t *cw, float *cm, float *nf) {
     const fa_nn_attrs *a = &c->nd->a;
     const float *x = in(c, 0);
     float *y = out(c, 0);
-    int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
-    for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
-        const float *xp = x + p * H * W;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            int64_t h0 = oh * a->strides[0] - a->pads[0], h1 = h0 + a->kernel[0];
-            h0 = h0 < 0 ? 0 : h0, h1 = h1 < H ? h1 : H;
-            if (h0 < h1)
-                memcpy(colmax, xp + h0 * W, (size_t)W * sizeof *colmax);
-            else
-                for (int64_t w = 0; w < W; w++)
-                    colmax[w] = -INFINITY;
-            for (int64_t h = h0 + 1; h < h1; h++)
-                max_rows_into(colmax, xp + h * W, W);
-            float *yr = y + (p * OH + oh) * OW;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const float *cm = colmax + cw[ow];
-                float m = -INFINITY;
-                if (cw[OW + ow] - cw[ow] == 3) { /* the common 3-wide window, unrolled */
-                    m = cm[0] > m ? cm[0] : m;
-                    m = cm[1] > m ? cm[1] : m;
-                    m = cm[2] > m ? cm[2] : m;
-                } else {
-                    for (int64_t w = cw[ow]; w < cw[OW + ow]; w++)
-                        m = colmax[w] > m ? colmax[w] : m;
-                }
-                yr[ow] = m;
+    int wide = ops_avx512();
+    for (size_t i = 0; i < g->cm_len; i++)
+        cm[i] = 0.0f;
+    for (int64_t p = 0; p < ish(c, 0)->d[0] * ish(c, 0)->d[1]; p++) {
+        const float *xp = x + p * g->H * g->W;
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            int64_t h0, h1, top = oh * g->sh - g->ph, bot = top + g->kh;
+            pool_rows(g, oh, &h0, &h1);
+            int64_t area_h = (bot < g->H + a->pads[2] ? bot : g->H + a->pads[2]) - top;
+            int64_t rows = h1 > h0 ? h1 - h0 : 0;
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t span = cw[g->OW + ow] - cw[ow];
+                int64_t n = a->count_include_pad ? area_h * cw[2 * g->OW + ow] : rows * (span > 0 ? span : 0);
+                nf[ow] = (float)(n ? n : 1);
             }
+            float *yr = y + (p * g->OH + oh) * g->OW;
+#if OPS_X86
+            if (wide) {
+                sum_cols_avx512(xp, g->W, h0, h1, cm + g->pl);
+                avg_reduce_avx512(cm, g->OW, g->sw, g->kw, nf, yr);
+                continue;
+            }
+#endif
+            sum_cols_generic(xp, g->W, h0, h1, cm + g->pl);
+            avg_reduce_generic(cm, g->OW, g->sw, g->kw, nf, yr);
         }
     }
+    (void)wide;
 }
 
 static int run_pool(const op_ctx *c) {
@@ -238,11 +610,12 @@ static int run_pool(const op_ctx *c) {
     int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
     int is_max = c->nd->op == FA_NN_OP_MAXPOOL;
     int64_t *cw = fa_malloc((size_t)OW * 3 * sizeof *cw); /* cw0, cw1, padded width per column */
-    int separable = is_max && a->dilations[0] == 1 && a->dilations[1] == 1;
-    float *colmax = separable ? fa_malloc((size_t)W * sizeof *colmax) : NULL;
-    if (!cw || (separable && !colmax)) {
+    int separable = a->dilations[0] == 1 && a->dilations[1] == 1;
+    pool_geom g = pool_geometry(c);
+    float *cm = separable ? fa_malloc((g.cm_len + (size_t)OW) * sizeof *cm) : NULL; /* + avg counts */
+    if (!cw || (separable && !cm)) {
         free(cw);
-        free(colmax);
+        free(cm);
         return FA_ENOMEM;
     }
     for (int64_t ow = 0; ow < OW; ow++) {
@@ -252,10 +625,13 @@ static int run_pool(const op_ctx *c) {
         cw[OW + ow] = w1 < W ? w1 : W;
         cw[2 * OW + ow] = (w1 < W + a->pads[3] ? w1 : W + a->pads[3]) - w0;
     }
-    if (colmax) {
-        max_pool_separable(c, cw, colmax);
+    if (cm) {
+        if (is_max)
+            max_pool_separable(c, &g, cm);
+        else
+            avg_pool_separable(c, &g, cw, cm, cm + g.cm_len);
         free(cw);
-        free(colmax);
+        free(cm);
         return 0;
     }
     for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
@@ -337,6 +713,35 @@ void fa_nn_resize_tables(const fa_nn_node *nd, const fa_nn_shape *shapes, void *
     resize_axis(&nd->a, W, OW, sw, i0 + OH, i1 + OH, wt + OH);
 }
 
+/* Nearest Resize of planes [H][W] -> [OH][OW] from the index tables
+ * (rows ih[OH], columns iw[OW]): what the bilinear formula gives with zero
+ * weights, copied instead of computed. An output row whose source row is
+ * the previous one's is a copy of that row, and the common 2x upsample
+ * (iw[w] = w / 2) writes each input float twice. */
+static void resize_nearest_planes(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int64_t OH,
+                                  int64_t OW, const int64_t *ih, const int64_t *iw) {
+    int twice = OW == 2 * W;
+    for (int64_t w = 0; twice && w < OW; w++)
+        twice = iw[w] == w / 2;
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * H * W;
+        float *yp = y + p * OH * OW;
+        for (int64_t h = 0; h < OH; h++) {
+            float *yr = yp + h * OW;
+            const float *r = xp + ih[h] * W;
+            if (h > 0 && ih[h] == ih[h - 1]) {
+                memcpy(yr, yr - OW, (size_t)OW * sizeof *yr);
+            } else if (twice) {
+                for (int64_t w = 0; w < W; w++)
+                    yr[2 * w] = yr[2 * w + 1] = r[w];
+            } else {
+                for (int64_t w = 0; w < OW; w++)
+                    yr[w] = r[iw[w]];
+            }
+        }
+    }
+}
+
 static int run_resize(const op_ctx *c) {
     const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
     int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
@@ -352,6 +757,12 @@ static int run_resize(const op_ctx *c) {
     fa_nn_resize_tables(c->nd, c->s, c->bufs, i0, i1, wt);
     const float *x = in(c, 0);
     float *y = out(c, 0);
+    if (c->nd->a.resize_mode == FA_NN_RESIZE_NEAREST) {
+        resize_nearest_planes(x, y, is->d[0] * is->d[1], H, W, OH, OW, i0, i0 + OH);
+        free(i0);
+        free(wt);
+        return 0;
+    }
     for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
         const float *xp = x + p * H * W;
         float *yp = y + p * OH * OW;
@@ -436,6 +847,60 @@ static void plan_transpose(const fa_nn_shape *is, const int *perm, perm_plan *p)
     if (p->rank == 0) p->od[0] = 1, p->st[0] = 1, p->rank = 1;
 }
 
+/* y[j][i] = x[i][j] for x [rows][cols] of 4-byte elements, in 16 x 16
+ * tiles so both sides stay in cache lines being used (the softmax of a
+ * detector's head runs between two of these: [80][484] <-> [484][80]). */
+#if OPS_X86
+/* One whole 16 x 16 tile: y[j * ldy + i] = x[i * ldx + j], in registers
+ * (pairs, then quads interleaved within 128-bit lanes, then the lanes). */
+OPS_AVX512 static void transpose16_avx512(const float *x, int64_t ldx, float *y, int64_t ldy) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(x + i * ldx);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        _mm512_storeu_ps(y + i * ldy, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+        _mm512_storeu_ps(y + (i + 8) * ldy, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd));
+    }
+}
+#endif
+
+static void transpose_2d_f32(const void *xv, void *yv, int64_t rows, int64_t cols) {
+    const uint32_t *x = xv;
+    uint32_t *y = yv;
+    enum { T = 16 };
+    int wide = ops_avx512();
+    for (int64_t i0 = 0; i0 < rows; i0 += T)
+        for (int64_t j0 = 0; j0 < cols; j0 += T) {
+            int64_t i1 = i0 + T < rows ? i0 + T : rows, j1 = j0 + T < cols ? j0 + T : cols;
+#if OPS_X86
+            if (wide && i1 - i0 == T && j1 - j0 == T) {
+                const float *xt = (const float *)xv + i0 * cols + j0;
+                transpose16_avx512(xt, cols, (float *)yv + j0 * rows + i0, rows);
+                continue;
+            }
+#endif
+            for (int64_t j = j0; j < j1; j++)
+                for (int64_t i = i0; i < i1; i++)
+                    y[j * rows + i] = x[i * cols + j];
+        }
+    (void)wide;
+}
+
 static void run_transpose(const op_ctx *c) {
     const fa_nn_shape *is = ish(c, 0);
     int perm[FA_NN_MAX_RANK];
@@ -446,6 +911,10 @@ static void run_transpose(const op_ctx *c) {
     size_t es = esize(c);
     const char *x = in(c, 0);
     char *y = out(c, 0);
+    if (p.rank == 2 && p.st[0] == 1 && p.st[1] == p.od[0] && es == 4) {
+        transpose_2d_f32(x, y, p.od[1], p.od[0]);
+        return;
+    }
     /* the innermost output dim: a contiguous run when its input stride is 1 */
     int last = p.rank - 1;
     int64_t run = p.od[last], rst = p.st[last], idx[FA_NN_MAX_RANK] = {0}, src = 0;
@@ -490,16 +959,46 @@ static void run_gather(const op_ctx *c) {
         }
 }
 
+/* Constant Pad of only the last two dims (a detector's explicit pooling
+ * pad): plane by plane, each output float written once. 0 when the pads
+ * touch other dims (or are negative: cropping), for the generic path. */
+static int pad_planes(const fa_nn_shape *is, const fa_nn_shape *os, const int64_t *pads, float value,
+                      const float *x, float *y) {
+    int r = is->rank;
+    for (int d = 0; d < r; d++)
+        if (pads[d] < 0 || pads[r + d] < 0 || (d < r - 2 && (pads[d] || pads[r + d]))) return 0;
+    int64_t H = is->d[r - 2], W = is->d[r - 1], OH = os->d[r - 2], OW = os->d[r - 1];
+    int64_t top = pads[r - 2], left = pads[r - 1], right = OW - W - left;
+    for (int64_t p = 0; p < prod(is, 0, r - 2); p++) {
+        const float *xp = x + p * H * W;
+        float *yp = y + p * OH * OW;
+        for (int64_t h = 0; h < OH; h++, yp += OW) {
+            if (h < top || h >= top + H) {
+                for (int64_t w = 0; w < OW; w++)
+                    yp[w] = value;
+                continue;
+            }
+            for (int64_t w = 0; w < left; w++)
+                yp[w] = value;
+            memcpy(yp + left, xp + (h - top) * W, (size_t)W * sizeof *yp);
+            for (int64_t w = left + W; w < left + W + right; w++)
+                yp[w] = value;
+        }
+    }
+    return 1;
+}
+
 static void run_pad(const op_ctx *c) {
     const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
     const int64_t *pads = in(c, 1);
     float value = c->nd->n_in > 2 && c->nd->in[2] >= 0 ? *(const float *)in(c, 2) : 0.0f;
     const float *x = in(c, 0);
     float *y = out(c, 0);
+    int r = is->rank;
+    if (r >= 2 && pad_planes(is, os, pads, value, x, y)) return;
     int64_t n = fa_nn_shape_count(os);
     for (int64_t i = 0; i < n; i++)
         y[i] = value;
-    int r = is->rank;
     int64_t ostride[FA_NN_MAX_RANK], step = 1, idx[FA_NN_MAX_RANK] = {0};
     for (int i = r - 1; i >= 0; i--)
         ostride[i] = step, step *= os->d[i];

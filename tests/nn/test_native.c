@@ -8,7 +8,7 @@
  * malloc of that size, so ASan catches any overrun). Also: bad parameters
  * name their field (int8 scales too; int8 itself: test_int8.c), FP16
  * halves the weight bytes, the half conversion rounds to nearest even,
- * and the AVX2 and best paths agree bitwise.
+ * the AVX2 and best paths agree bitwise, and so do the stride-2 row splits.
  */
 #include <math.h>
 #include <pthread.h>
@@ -418,13 +418,45 @@ static void test_run_without_workspace(void **state) {
     be->conv_free(c);
 }
 
+/* The stride-2 row split (the depthwise plane's phase split): the AVX2
+ * and AVX-512 versions write exactly what the portable one writes, every
+ * length 0-80 (masked tails), and nothing past it (sentinels). */
+static void test_split2(void **state) {
+    (void)state;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    int avx2 = fa_nn_cpu_features()[0] != 0;
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512dq");
+    if (!avx2) skip();
+    float in[80], want[2][48], got[2][48];
+    for (int i = 0; i < 80; i++)
+        in[i] = (float)i + 0.5f;
+    for (size_t n = 0; n <= 80; n++)
+        for (int isa = 0; isa < 2; isa++) {
+            if (isa == 1 && !avx512) continue;
+            for (int k = 0; k < 48; k++)
+                want[0][k] = want[1][k] = got[0][k] = got[1][k] = -1.0f;
+            fa_nn_native_split2_generic(in, n, want[0], want[1]);
+            if (isa == 0)
+                fa_nn_native_split2_avx2(in, n, got[0], got[1]);
+            else
+                fa_nn_native_split2_avx512(in, n, got[0], got[1]);
+            if (memcmp(want, got, sizeof want) != 0) fail_msg("n %zu, %s: differs", n, isa ? "avx512" : "avx2");
+            assert_true(n == 0 || (want[0][0] == 0.5f && want[0][(n + 1) / 2] == -1.0f));
+        }
+#else
+    skip();
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_features),      cmocka_unit_test(test_half_rounding),
         cmocka_unit_test(test_fp32_shapes),       cmocka_unit_test(test_fp16_shapes),
         cmocka_unit_test(test_fp16_halves_bytes), cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_run_without_workspace), cmocka_unit_test(test_concurrent_runs),
-        cmocka_unit_test(test_isas_bitwise_equal),
+        cmocka_unit_test(test_isas_bitwise_equal), cmocka_unit_test(test_split2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

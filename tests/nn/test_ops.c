@@ -1,7 +1,9 @@
 /*
  * test_ops.c - each non-convolution operator on small cases computed by
  * hand (Resize modes, Pad, Softmax axis in opset 11 and 13, Transpose,
- * Split, Gather, pooling with ceil_mode and pads, broadcasting Add), plus
+ * Split, Gather, pooling with ceil_mode and pads, broadcasting Add), the
+ * vector paths of pooling and softmax (bitwise equal to the portable ones,
+ * and right by the definition) and the copy kernels on larger shapes, plus
  * the native convolution against the reference one.
  */
 #include <math.h>
@@ -280,6 +282,202 @@ static void test_pool(void **state) {
     expect(y, &s, (int64_t[]){1, 1, 2, 2}, 4, (float[]){5, 6.5f, 11, 12.5f}, 1e-6);
 }
 
+/* ---- the vector paths (ops.c's AVX-512 copies) against the portable ones ----
+ * Shapes FastestDet has and awkward ones (odd widths, masked tails, pads
+ * on every side): each case runs twice, with FA_NN_NATIVE_ISA=generic and
+ * with the CPU's best, the two outputs must be bitwise equal, and both
+ * must match the operator's definition computed here. */
+
+static float wave(int64_t i) { return (float)((i * 7919) % 101) / 10.0f - 5.0f; }
+
+typedef struct pool_case {
+    int64_t c, h, w;
+    int k, s, pad, include, is_max;
+} pool_case;
+
+static one make_pool(const pool_case *pc) {
+    fa_nn_op op = pc->is_max ? FA_NN_OP_MAXPOOL : FA_NN_OP_AVGPOOL;
+    one o = make(op, (int64_t[]){1, pc->c, pc->h, pc->w}, 4, NULL, 1);
+    fa_nn_attrs *a = &node(&o)->a;
+    a->kernel[0] = a->kernel[1] = pc->k, a->strides[0] = a->strides[1] = pc->s;
+    a->pads[0] = a->pads[1] = a->pads[2] = a->pads[3] = pc->pad;
+    a->count_include_pad = pc->include;
+    return o;
+}
+
+/* Runs a graph made by build(arg) on x with the ISA capped to generic, then
+ * uncapped; fails unless bitwise equal. Returns the second output. */
+static float *run_both(one (*build)(const void *), const void *arg, const float *x, fa_nn_shape *s) {
+    one o = build(arg);
+    setenv("FA_NN_NATIVE_ISA", "generic", 1);
+    float *y0 = run(&o, x, 0, s);
+    unsetenv("FA_NN_NATIVE_ISA");
+    o = build(arg);
+    float *y1 = run(&o, x, 0, s);
+    if (memcmp(y0, y1, (size_t)fa_nn_shape_count(s) * sizeof *y0) != 0)
+        fail_msg("the vector path differs from the portable one");
+    free(y0);
+    return y1;
+}
+
+static one build_pool(const void *arg) { return make_pool(arg); }
+
+/* Pool output (ch, oh, ow) by the definition: windows clipped to the input. */
+static double pool_ref(const pool_case *pc, const float *x, int64_t ch, int64_t oh, int64_t ow) {
+    double m = -INFINITY, sum = 0;
+    int64_t cells = 0;
+    for (int64_t dy = 0; dy < pc->k; dy++)
+        for (int64_t dx = 0; dx < pc->k; dx++) {
+            int64_t iy = oh * pc->s - pc->pad + dy, ix = ow * pc->s - pc->pad + dx;
+            if (iy < 0 || ix < 0 || iy >= pc->h || ix >= pc->w) continue;
+            double v = x[(ch * pc->h + iy) * pc->w + ix];
+            m = v > m ? v : m, sum += v, cells++;
+        }
+    return pc->is_max ? m : sum / (double)(pc->include ? pc->k * pc->k : cells);
+}
+
+static void test_pool_vector(void **state) {
+    (void)state;
+    const pool_case cases[] = {
+        {3, 13, 37, 3, 2, 1, 0, 1}, {2, 176, 176, 3, 2, 1, 0, 1}, {2, 9, 21, 3, 1, 1, 0, 1},
+        {2, 22, 22, 5, 1, 2, 0, 1}, {3, 46, 46, 3, 2, 0, 0, 0},   {2, 13, 35, 3, 2, 1, 0, 0},
+        {2, 13, 35, 3, 2, 1, 1, 0}, {1, 7, 50, 3, 1, 1, 0, 0},    {1, 8, 9, 2, 2, 0, 0, 1},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const pool_case *pc = &cases[t];
+        int64_t n = pc->c * pc->h * pc->w;
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = wave(i);
+        fa_nn_shape s;
+        float *y = run_both(build_pool, pc, x, &s);
+        int64_t oh_n = (pc->h + 2 * pc->pad - pc->k) / pc->s + 1;
+        int64_t ow_n = (pc->w + 2 * pc->pad - pc->k) / pc->s + 1;
+        assert_int_equal(s.d[2], oh_n);
+        assert_int_equal(s.d[3], ow_n);
+        for (int64_t ch = 0; ch < pc->c; ch++)
+            for (int64_t oh = 0; oh < oh_n; oh++)
+                for (int64_t ow = 0; ow < ow_n; ow++) {
+                    double want = pool_ref(pc, x, ch, oh, ow), got = y[(ch * oh_n + oh) * ow_n + ow];
+                    if (!(fabs(got - want) <= 1e-5))
+                        fail_msg("case %zu (%lld, %lld, %lld): %g, want %g", t, (long long)ch, (long long)oh,
+                                 (long long)ow, got, want);
+                }
+        free(x), free(y);
+    }
+}
+
+typedef struct softmax_case {
+    int64_t d[4];
+    int axis, opset;
+} softmax_case;
+
+static one build_softmax(const void *arg) {
+    const softmax_case *sc = arg;
+    one o = make(FA_NN_OP_SOFTMAX, sc->d, 4, NULL, 1);
+    o.g->opset = sc->opset;
+    node(&o)->a.axis = sc->axis;
+    return o;
+}
+
+/* Softmax along axis (opset 13: that dim alone) against expf in double sums. */
+static void test_softmax_vector(void **state) {
+    (void)state;
+    const softmax_case cases[] = {
+        {{1, 22, 22, 80}, 3, 13}, {{1, 80, 22, 22}, 1, 13}, {{2, 3, 5, 37}, 1, 13},
+        {{1, 3, 1, 7}, 3, 13},    {{1, 2, 9, 19}, 1, 11},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const softmax_case *sc = &cases[t];
+        int64_t n = sc->d[0] * sc->d[1] * sc->d[2] * sc->d[3], len = 1, inner = 1;
+        for (int i = sc->axis; i < 4; i++) {
+            int in_len = sc->opset < 13 || i == sc->axis;
+            len *= in_len ? sc->d[i] : 1, inner *= in_len ? 1 : sc->d[i];
+        }
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 3.0f * wave(i);
+        fa_nn_shape s;
+        float *y = run_both(build_softmax, sc, x, &s);
+        for (int64_t o = 0; o < n / (len * inner); o++)
+            for (int64_t i = 0; i < inner; i++) {
+                const float *xp = x + o * len * inner + i;
+                double mx = -INFINITY, sum = 0;
+                for (int64_t k = 0; k < len; k++)
+                    mx = xp[k * inner] > mx ? xp[k * inner] : mx;
+                for (int64_t k = 0; k < len; k++)
+                    sum += exp(xp[k * inner] - mx);
+                for (int64_t k = 0; k < len; k++) {
+                    double want = exp(xp[k * inner] - mx) / sum, got = y[o * len * inner + i + k * inner];
+                    if (!(fabs(got - want) <= 2e-6 * want + 1e-12))
+                        fail_msg("case %zu: %g, want %g", t, got, want);
+                }
+            }
+        free(x), free(y);
+    }
+    /* a NaN input: no undefined conversion inside exp (UBSan), the NaN taken as the smallest */
+    static const softmax_case nan_case = {{1, 1, 1, 20}, 3, 13};
+    float x[20], sum = 0;
+    for (int i = 0; i < 20; i++)
+        x[i] = (float)i / 4.0f;
+    x[3] = NAN;
+    fa_nn_shape s;
+    float *y = run_both(build_softmax, &nan_case, x, &s);
+    for (int i = 0; i < 20; i++)
+        sum += y[i];
+    assert_true(y[3] < 1e-30f && fabsf(sum - 1.0f) < 1e-5f);
+    free(y);
+}
+
+/* The 2-D tiled transpose (whole and partial 16 x 16 tiles), the 2x
+ * nearest Resize and the plane-wise Pad against their definitions. */
+static void test_copy_kernels(void **state) {
+    (void)state;
+    float *x = malloc(37 * 53 * sizeof *x);
+    for (int i = 0; i < 37 * 53; i++)
+        x[i] = wave(i);
+    one o = make(FA_NN_OP_TRANSPOSE, (int64_t[]){1, 37, 53}, 3, NULL, 1);
+    node(&o)->a.n_perm = 3;
+    memcpy(node(&o)->a.perm, (int[]){0, 2, 1}, 3 * sizeof(int));
+    fa_nn_shape s;
+    float *y = run(&o, x, 0, &s);
+    assert_int_equal(s.d[1], 53);
+    for (int i = 0; i < 37; i++)
+        for (int j = 0; j < 53; j++)
+            assert_true(y[j * 37 + i] == x[i * 53 + j]);
+    free(y);
+    o = make(FA_NN_OP_RESIZE, (int64_t[]){1, 3, 5, 7}, 4, (const char *[]){"", "scales", NULL}, 1);
+    tensor(o.g, "scales", (int64_t[]){4}, 1, FA_NN_FLOAT, (float[]){1, 1, 2, 2});
+    node(&o)->in[2] = fa_nn_graph_tensor_id(o.g, "scales", 6, 0);
+    node(&o)->a.coord_mode = FA_NN_COORD_ASYMMETRIC;
+    node(&o)->a.nearest_mode = FA_NN_NEAREST_FLOOR;
+    y = run(&o, x, 0, &s);
+    assert_int_equal(s.d[2], 10);
+    assert_int_equal(s.d[3], 14);
+    for (int c = 0; c < 3; c++)
+        for (int h = 0; h < 10; h++)
+            for (int w = 0; w < 14; w++)
+                assert_true(y[(c * 10 + h) * 14 + w] == x[(c * 5 + h / 2) * 7 + w / 2]);
+    free(y);
+    o = make(FA_NN_OP_PAD, (int64_t[]){1, 2, 3, 4}, 4, NULL, 1);
+    int pads = tensor(o.g, "pads", (int64_t[]){8}, 1, FA_NN_INT64, (int64_t[]){0, 0, 2, 1, 0, 0, 1, 3});
+    int v = tensor(o.g, "v", NULL, 0, FA_NN_FLOAT, (float[]){-0.5f});
+    node(&o)->in[node(&o)->n_in++] = pads;
+    node(&o)->in[node(&o)->n_in++] = v;
+    y = run(&o, x, 0, &s);
+    assert_int_equal(s.d[2], 6);
+    assert_int_equal(s.d[3], 8);
+    for (int c = 0; c < 2; c++)
+        for (int h = 0; h < 6; h++)
+            for (int w = 0; w < 8; w++) {
+                int inside = h >= 2 && h < 5 && w >= 1 && w < 5;
+                float want = inside ? x[(c * 3 + h - 2) * 4 + w - 1] : -0.5f;
+                assert_true(y[(c * 6 + h) * 8 + w] == want);
+            }
+    free(y);
+    free(x);
+}
+
 static void test_elementwise(void **state) {
     (void)state;
     fa_nn_shape s;
@@ -428,6 +626,9 @@ int main(void) {
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool_vector),
+        cmocka_unit_test(test_softmax_vector),
+        cmocka_unit_test(test_copy_kernels),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_concat_reshape),
         cmocka_unit_test(test_shape_errors),
