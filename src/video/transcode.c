@@ -5,10 +5,11 @@
  * program with one decode, one split/scale filter graph and one x264
  * encoder per rung runs exactly as fast as the ffmpeg command line, and
  * x264's own threads use the cores better than chunking does on one
- * machine. So the loop is single-threaded glue: read a packet, decode,
- * push the frame through the graph, pull one frame per rung, encode, hand
- * packets to the dash muxer; the heavy work runs in the decoder's and the
- * encoders' own threads.
+ * machine. So the loop is glue: read a packet, decode, push the frame
+ * through the graph, pull one frame per rung and move it into that rung's
+ * queue; each rung's encoder is fed by a thread of its own, which hands the
+ * packets to the dash muxer under a lock (see "rung threads" for why); the
+ * heavy work runs in the decoder's and the encoders' own threads.
  *
  * Setup is lazy: the filter graph and the video encoders are built from the
  * first decoded frame (its real pixel format, after a hardware download),
@@ -33,6 +34,7 @@
  * audio job skips the video and starts the muxer with the audio alone.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,11 +49,29 @@
 #include "video_internal.h"
 
 #define MAX_PENDING 4096 /* audio packets held while waiting for the first video frame (~90 s) */
+#define RUNG_QUEUE 8     /* frames waiting for a rung's encoder thread */
 
+struct job;
+
+/* A rung's encoder and, once started, the thread that feeds it: frames are
+ * moved (not copied) into ring under mu; the thread encodes them and writes
+ * the packets under the job's muxer lock. */
 typedef struct rung_enc {
     AVCodecContext *enc;
     AVFilterContext *sink;
     int64_t next_kf; /* index of the next grid point */
+    struct job *job;
+    int idx;
+    pthread_t thread;
+    int running; /* the thread exists and is not joined */
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    AVFrame *ring[RUNG_QUEUE];
+    int head, len;
+    int closed; /* no more frames: flush the encoder and stop */
+    int abort;  /* stop without flushing (a failed run) */
+    int err;    /* the thread's error, 0 while fine */
+    char msg[512];
 } rung_enc;
 
 typedef struct job {
@@ -74,6 +94,7 @@ typedef struct job {
     AVPacket *held[FA_LADDER_MAX + 1]; /* per output stream: the last packet, waiting for its duration */
     AVPacket **pending;
     int npending, cap_pending;
+    pthread_mutex_t mux_mu; /* the muxer, held[] and pending[]: rung threads and the main thread write */
     int started;
     int64_t v0, a0, v_last;
     double limit_s, duration_s, frame_s;
@@ -173,29 +194,174 @@ static int flush_pending(job *j) {
     return rc;
 }
 
-/* Drains enc's packets into output stream idx. */
-static int drain_encoder(job *j, AVCodecContext *enc, int idx) {
+/* Drains enc's packets (through the scratch packet pkt) into output stream
+ * idx, holding the muxer lock while writing. */
+static int drain_encoder(job *j, AVCodecContext *enc, int idx, AVPacket *pkt) {
     for (;;) {
-        int err = avcodec_receive_packet(enc, j->epkt);
+        int err = avcodec_receive_packet(enc, pkt);
         if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return 0;
         if (err < 0) return averr(FA_EIO, "encoder failed", err);
-        j->epkt->stream_index = idx;
+        pkt->stream_index = idx;
         int rc;
+        pthread_mutex_lock(&j->mux_mu);
         if (j->started) {
-            av_packet_rescale_ts(j->epkt, enc->time_base, j->out->streams[idx]->time_base);
-            rc = write_packet(j, j->epkt);
+            av_packet_rescale_ts(pkt, enc->time_base, j->out->streams[idx]->time_base);
+            rc = write_packet(j, pkt);
         } else {
-            rc = queue_packet(j, j->epkt);
+            rc = queue_packet(j, pkt);
         }
-        av_packet_unref(j->epkt);
+        pthread_mutex_unlock(&j->mux_mu);
+        av_packet_unref(pkt);
         if (rc) return rc;
     }
 }
 
-static int encode(job *j, AVCodecContext *enc, int idx, const AVFrame *f) {
+static int encode_with(job *j, AVCodecContext *enc, int idx, const AVFrame *f, AVPacket *pkt) {
     int err = avcodec_send_frame(enc, f);
     if (err < 0 && err != AVERROR_EOF) return averr(FA_EIO, "encoder refused a frame", err);
-    return drain_encoder(j, enc, idx);
+    return drain_encoder(j, enc, idx, pkt);
+}
+
+/* The main thread's encoding (audio; video before the rung threads start). */
+static int encode(job *j, AVCodecContext *enc, int idx, const AVFrame *f) {
+    return encode_with(j, enc, idx, f, j->epkt);
+}
+
+/* ------------------------------------------------------------ rung threads
+ *
+ * Why a thread per rung: an x264 call blocks until one of the encoder's own
+ * frame threads is free, so with every rung encoded on the main thread the
+ * decoder (and the other rungs) waited on each encoder in turn at every
+ * frame, as in the ffmpeg 5.1 command line; the cores can idle in those
+ * waits. Here the main thread moves each filtered frame (a reference, no
+ * pixel copy) into the rung's bounded queue and goes back to decoding; each
+ * rung's thread encodes and writes its packets under the muxer lock, and
+ * the encoders are flushed in parallel at the end. The work is the same
+ * (bench/RESULTS.md: on 2 shared cores the gain is within the noise). The
+ * queue is bounded so a slow rung slows the decode instead of piling frames
+ * up. A thread's error stops it; the main thread sees it at its next push
+ * or at the join. x264's output under a VBV cap depends on its threads'
+ * timing (as in the command line), so runs agree frame for frame, not byte
+ * for byte. */
+
+static AVFrame *rung_take(rung_enc *r) {
+    pthread_mutex_lock(&r->mu);
+    while (r->len == 0 && !r->closed && !r->abort)
+        pthread_cond_wait(&r->not_empty, &r->mu);
+    AVFrame *f = NULL;
+    if (r->len > 0 && !r->abort) {
+        f = r->ring[r->head];
+        r->ring[r->head] = NULL;
+        r->head = (r->head + 1) % RUNG_QUEUE;
+        r->len--;
+        pthread_cond_signal(&r->not_full);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return f;
+}
+
+static void rung_fail(rung_enc *r, int rc) {
+    pthread_mutex_lock(&r->mu);
+    r->err = rc;
+    snprintf(r->msg, sizeof r->msg, "%s", fa_err_msg()[0] ? fa_err_msg() : "encoder failed");
+    pthread_cond_broadcast(&r->not_full);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Encodes the queued frames; at the close flushes the encoder (not after an abort). */
+static void *rung_main(void *arg) {
+    rung_enc *r = arg;
+    AVPacket *pkt = av_packet_alloc();
+    int rc = pkt ? 0 : fa_err_set(FA_ENOMEM, "out of memory");
+    AVFrame *f;
+    while (rc == 0 && (f = rung_take(r)) != NULL) {
+        rc = encode_with(r->job, r->enc, r->idx, f, pkt);
+        av_frame_free(&f);
+    }
+    pthread_mutex_lock(&r->mu);
+    int aborted = r->abort;
+    pthread_mutex_unlock(&r->mu);
+    if (rc == 0 && !aborted) rc = encode_with(r->job, r->enc, r->idx, NULL, pkt);
+    if (rc) rung_fail(r, rc);
+    av_packet_free(&pkt);
+    return NULL;
+}
+
+static int rung_start(job *j, int i) {
+    rung_enc *r = &j->rung[i];
+    r->job = j;
+    r->idx = i;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->not_empty, NULL);
+    pthread_cond_init(&r->not_full, NULL);
+    if (pthread_create(&r->thread, NULL, rung_main, r) != 0) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->not_empty);
+        pthread_cond_destroy(&r->not_full);
+        return fa_err_set(FA_EIO, "cannot start an encoder thread");
+    }
+    r->running = 1;
+    return 0;
+}
+
+/* Moves frame's reference into rung r's queue, waiting while it is full. */
+static int rung_push(rung_enc *r, AVFrame *frame) {
+    AVFrame *slot = av_frame_alloc();
+    if (!slot) return fa_err_set(FA_ENOMEM, "out of memory");
+    av_frame_move_ref(slot, frame);
+    pthread_mutex_lock(&r->mu);
+    while (r->len == RUNG_QUEUE && !r->err)
+        pthread_cond_wait(&r->not_full, &r->mu);
+    int rc = r->err;
+    if (rc == 0) {
+        r->ring[(r->head + r->len) % RUNG_QUEUE] = slot;
+        r->len++;
+        slot = NULL;
+        pthread_cond_signal(&r->not_empty);
+    }
+    char msg[sizeof r->msg];
+    memcpy(msg, r->msg, sizeof msg);
+    pthread_mutex_unlock(&r->mu);
+    av_frame_free(&slot);
+    return rc ? fa_err_set(rc, "%s", msg) : 0;
+}
+
+/* Tells r's thread that no frame follows: it flushes the encoder (drain)
+ * or stops at once (!drain). */
+static void rung_close(rung_enc *r, int drain) {
+    if (!r->running) return;
+    pthread_mutex_lock(&r->mu);
+    r->closed = 1;
+    if (!drain) r->abort = 1;
+    pthread_cond_broadcast(&r->not_empty);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Joins r's thread (after rung_close); returns its error or 0. */
+static int rung_join(rung_enc *r) {
+    if (!r->running) return 0;
+    pthread_join(r->thread, NULL);
+    r->running = 0;
+    for (; r->len > 0; r->len--, r->head = (r->head + 1) % RUNG_QUEUE)
+        av_frame_free(&r->ring[r->head]);
+    int rc = r->err;
+    if (rc) fa_err_set(rc, "%s", r->msg);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->not_empty);
+    pthread_cond_destroy(&r->not_full);
+    return rc;
+}
+
+/* Flushes every rung's encoder in parallel and joins the threads. */
+static int rungs_finish(job *j, int drain) {
+    int rc = 0;
+    for (int i = 0; i < j->nrungs; i++)
+        rung_close(&j->rung[i], drain);
+    for (int i = 0; i < j->nrungs; i++) {
+        int e = rung_join(&j->rung[i]);
+        if (rc == 0) rc = e;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------ video setup */
@@ -383,6 +549,8 @@ static int start_video(job *j, const AVFrame *f) {
         snprintf(j->res->video_encoder, sizeof j->res->video_encoder, "%s", j->rung[0].enc->codec->name);
         rc = flush_pending(j);
     }
+    for (int i = 0; rc == 0 && i < j->nrungs; i++)
+        rc = rung_start(j, i);
     return rc;
 }
 
@@ -414,6 +582,7 @@ static int encode_rung(job *j, int i, AVFrame *f) {
             f->pict_type = AV_PICTURE_TYPE_I;
             r->next_kf = (int64_t)floor((t + slack) / j->o->gop_s) + 1;
         }
+        if (r->running) return rung_push(r, f);
     }
     return encode(j, r->enc, i, f);
 }
@@ -624,8 +793,8 @@ static int flush_all(job *j) {
     if (rc == 0 && !j->started) return fa_err_set(FA_EINVAL, "%s: no video frame decoded", j->name);
     if (rc == 0 && av_buffersrc_add_frame(j->vsrc, NULL) < 0) rc = fa_err_set(FA_EIO, "filter graph flush");
     if (rc == 0) rc = pull_video(j);
-    for (int i = 0; rc == 0 && i < j->nrungs; i++)
-        rc = encode_rung(j, i, NULL);
+    int done = rungs_finish(j, rc == 0); /* flushes the encoders, each in its thread */
+    if (rc == 0) rc = done;
     if (rc == 0 && j->asrc) {
         if (av_buffersrc_add_frame(j->asrc, NULL) < 0) rc = fa_err_set(FA_EIO, "audio filter graph flush");
         if (rc == 0) rc = pull_audio(j);
@@ -714,6 +883,7 @@ static int job_open(job *j) {
 static void job_close(job *j) {
     if (j->in && j->vidx >= 0) j->in_tb = j->in->streams[j->vidx]->time_base;
     if (j->feedq) fa_video_feedq_finish(j->feedq, 0, NULL); /* only after a failure */
+    rungs_finish(j, 0);                                      /* likewise */
     for (int i = 0; i < FA_LADDER_MAX; i++)
         avcodec_free_context(&j->rung[i].enc);
     avcodec_free_context(&j->vdec);
@@ -826,10 +996,12 @@ int fa_transcode(const fa_transcode_opts *o, fa_transcode_result *res) {
     job j = {.o = o, .res = res, .name = fa_path_base(o->input), .vidx = -1, .aidx = -1};
     if (!rc) rc = fa_video_outdir_begin(o->out_dir, o->force, j.tmp, sizeof j.tmp);
     if (rc) return rc;
+    pthread_mutex_init(&j.mux_mu, NULL);
     j.v0 = j.a0 = j.v_last = INT64_MIN;
     j.chunk = (fa_chunk){.start_s = 0, .end_s = HUGE_VAL, .first_segment = 1};
     if (o->part == FA_PART_CHUNK) rc = pick_chunk(o, res, &j.chunk);
     if (rc) {
+        pthread_mutex_destroy(&j.mux_mu);
         fa_video_rmtree(j.tmp);
         return rc;
     }
@@ -847,6 +1019,7 @@ int fa_transcode(const fa_transcode_opts *o, fa_transcode_result *res) {
         report(&j, 1);
     }
     job_close(&j);
+    pthread_mutex_destroy(&j.mux_mu);
     if (rc == 0 && o->part != FA_PART_ALL)
         rc = fa_video_chunk_finish(j.tmp, res->ladder.n, o->part == FA_PART_CHUNK ? &j.chunk : NULL,
                                    j.chunk_off == INT64_MIN ? 0 : j.chunk_off, j.in_tb);
