@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "nn/kernels.h"
 
 int fa_cli_is_image(const char *path) {
     static const char *const exts[] = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
@@ -71,6 +72,14 @@ int fa_cli_paths_expand(char **args, int n, fa_cli_paths *l) {
         int ret = S_ISDIR(st.st_mode) ? add_dir(l, args[i]) : list_add(l, NULL, args[i]);
         if (ret) return ret;
     }
+    return 0;
+}
+
+int fa_cli_precision_parse(const char *s, int *out) {
+    if (!strcmp(s, "fp32")) *out = FA_NN_FP32;
+    else if (!strcmp(s, "int8")) *out = FA_NN_INT8;
+    else if (!strcmp(s, "fp16")) *out = FA_NN_FP16;
+    else return -1;
     return 0;
 }
 

@@ -119,14 +119,6 @@ static int parse_pitch(const char *arg, fa_pitch *p) {
     return 0;
 }
 
-static int parse_precision(const char *arg, int *p) {
-    if (!strcmp(arg, "fp32")) *p = FA_NN_FP32;
-    else if (!strcmp(arg, "int8")) *p = FA_NN_INT8;
-    else if (!strcmp(arg, "fp16")) *p = FA_NN_FP16;
-    else return fa_cli_usage("analyze", "--precision: expected fp32, int8 or fp16, got '%s'", arg);
-    return 0;
-}
-
 static int parse_option(analyze_cli *c, int opt, const char *arg) {
     double v = 0;
     int rc;
@@ -140,7 +132,10 @@ static int parse_option(analyze_cli *c, int opt, const char *arg) {
     case 'L': return parse_pitch(arg, &c->pitch);
     case 'n': c->refine = 0; return 0;
     case 'm': a->model = arg; return 0;
-    case 'p': return parse_precision(arg, &a->det.precision);
+    case 'p':
+        if (fa_cli_precision_parse(arg, &a->det.precision))
+            return fa_cli_usage("analyze", "--precision: expected fp32, int8 or fp16, got '%s'", arg);
+        return 0;
     case 'b': a->det.backend = arg; return 0;
     case 'T':
         if ((rc = parse_number("--threads", arg, 1, 256, &v)) == 0) a->det.threads = (int)v;
@@ -401,8 +396,7 @@ int fa_cmd_analyze(int argc, char **argv) {
     }
     c->a.model = fa_cli_model_path(c->a.model ? c->a.model : DEFAULT_MODEL, c->model_buf, sizeof c->model_buf);
     if (!c->a.out_dir) {
-        const char *base = strrchr(c->a.input, '/');
-        snprintf(c->out_buf, sizeof c->out_buf, "%s", base ? base + 1 : c->a.input);
+        snprintf(c->out_buf, sizeof c->out_buf, "%s", fa_path_base(c->a.input));
         char *dot = strrchr(c->out_buf, '.');
         if (dot && dot != c->out_buf) *dot = '\0';
         strncat(c->out_buf, ".analysis", sizeof c->out_buf - strlen(c->out_buf) - 1);

@@ -105,17 +105,6 @@ static int parse_classes(detect_opts *o) {
     return 0;
 }
 
-static int parse_precision(const char *s, int *out) {
-    if (!strcmp(s, "fp32"))
-        *out = FA_NN_FP32;
-    else if (!strcmp(s, "int8"))
-        *out = FA_NN_INT8;
-    else if (!strcmp(s, "fp16"))
-        *out = FA_NN_FP16;
-    else
-        return fa_cli_usage("detect", "--precision: expected fp32, int8 or fp16, got '%s'", s);
-    return 0;
-}
 
 static int parse_unit(const char *flag, const char *s, float *out) {
     double v;
@@ -136,7 +125,10 @@ static int parse_count(const char *flag, const char *s, int lo, int hi, int *out
 static int parse_option(detect_opts *o, int c, const char *arg) {
     switch (c) {
     case 'm': o->model = arg; return 0;
-    case 'p': return parse_precision(arg, &o->det.precision);
+    case 'p':
+        if (fa_cli_precision_parse(arg, &o->det.precision))
+            return fa_cli_usage("detect", "--precision: expected fp32, int8 or fp16, got '%s'", arg);
+        return 0;
     case 'b':
         if (strcmp(arg, "auto") && strcmp(arg, "native") && strcmp(arg, "onednn") && strcmp(arg, "cuda"))
             return fa_cli_usage("detect", "--backend: expected auto, native, onednn or cuda, got '%s'", arg);

@@ -49,14 +49,6 @@ static void help(FILE *out) {
             "exit status: 0 ok, 1 usage, 2 bad model file or option, 3 runtime failure\n");
 }
 
-static int parse_precision(const char *s, int *out) {
-    if (strcmp(s, "fp32") == 0) *out = FA_NN_FP32;
-    else if (strcmp(s, "int8") == 0) *out = FA_NN_INT8;
-    else if (strcmp(s, "fp16") == 0) *out = FA_NN_FP16;
-    else return -1;
-    return 0;
-}
-
 static int parse_count(const char *s, int lo, int hi, int *out) {
     char *end;
     long v = strtol(s, &end, 10);
@@ -80,7 +72,7 @@ static int parse_args(int argc, char **argv, model_args *a) {
         switch (c) {
         case 'b': a->backend = optarg; break;
         case 'p':
-            if (parse_precision(optarg, &a->precision))
+            if (fa_cli_precision_parse(optarg, &a->precision))
                 return fa_cli_usage("model", "--precision: '%s' is not fp32, int8 or fp16", optarg);
             break;
         case 't':

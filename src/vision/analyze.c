@@ -206,9 +206,7 @@ void fa_analyze_team(void *user, int track_id, fa_side *side, const char **posit
 }
 
 static void match_id(const char *input, char *out, size_t size) {
-    const char *base = strrchr(input, '/');
-    base = base ? base + 1 : input;
-    snprintf(out, size, "%s", base);
+    snprintf(out, size, "%s", fa_path_base(input));
     char *dot = strrchr(out, '.');
     if (dot && dot != out) *dot = '\0';
 }
@@ -300,8 +298,7 @@ int fa_analyze_emit(const fa_analyze_opts *o, const fa_analyze_result *r, const 
     snprintf(m.teams[1].name, sizeof m.teams[1].name, "Team B");
     snprintf(m.teams[0].id, sizeof m.teams[0].id, "team-a");
     snprintf(m.teams[1].id, sizeof m.teams[1].id, "team-b");
-    const char *base = strrchr(o->input, '/');
-    snprintf(m.source, sizeof m.source, "%s", base ? base + 1 : o->input);
+    snprintf(m.source, sizeof m.source, "%s", fa_path_base(o->input));
     int rc = sink->begin ? sink->begin(sink->ud, &m) : 0;
     if (!rc) rc = emit_players(r, eo, min_hits, sink, st);
     frame_buf *fb = rc ? NULL : fa_malloc(sizeof *fb);

@@ -173,6 +173,11 @@ static void draw_pitch(fa_radar *rd) {
     circle(rd, 0, 0, 0.2);
 }
 
+/* The N of a "track-N" player id (fa_analyze_emit's). */
+static int track_number(const char *player_id) {
+    return atoi(strncmp(player_id, "track-", 6) ? player_id : player_id + 6);
+}
+
 static int radar_begin(void *ud, const fa_match *m) {
     fa_radar *rd = ud;
     rd->size = m->pitch;
@@ -197,7 +202,7 @@ static int radar_player(void *ud, const fa_player *p) {
         rd->roles = v, rd->cap_roles = cap;
     }
     struct radar_role *r = &rd->roles[rd->n_roles++];
-    r->id = atoi(strncmp(p->id, "track-", 6) ? p->id : p->id + 6);
+    r->id = track_number(p->id);
     r->side = p->side;
     snprintf(r->position, sizeof r->position, "%s", p->position);
     return 0;
@@ -221,7 +226,7 @@ static int radar_frame(void *ud, const fa_frame *f) {
     memcpy(rd->canvas.rgb, rd->pitch.rgb, (size_t)rd->pitch.h * rd->pitch.stride);
     for (size_t i = 0; i < f->n; i++) {
         const fa_frame_player *p = &f->players[i];
-        int id = atoi(strncmp(p->player_id, "track-", 6) ? p->player_id : p->player_id + 6), px, py;
+        int id = track_number(p->player_id), px, py;
         uint8_t c[3];
         fa_overlay_colour(p->side, position_of(rd, id), c);
         to_px(rd, p->x, p->y, &px, &py);
