@@ -212,6 +212,16 @@ static int first_frame(const char *input, fa_image *img) {
     return rc < 0 ? rc : 0;
 }
 
+/* A calibration file made on the same camera's picture at another size (the
+ * original of a proxy, or the other way round) scaled to the video's. */
+static int rescale(const char *file, fa_calib *cal, int w, int h) {
+    int from_w = cal->img_w, from_h = cal->img_h;
+    if (fa_calib_rescale(cal, w, h)) return fa_err_prefix("%s (the video is %dx%d)", file, w, h);
+    fa_log(FA_LOG_INFO, "calibration scaled to the video", "file=%s from=%dx%d to=%dx%d rms_px=%.2f",
+           fa_path_base(file), from_w, from_h, w, h, cal->rms_px);
+    return 0;
+}
+
 /* --calib or --points into *cal, checked against the video's size and
  * refined on its first frame. 0 with *have = 0 when neither was given. */
 static int calibrate(analyze_cli *c, fa_calib *cal, int *have, fa_calib_refine_stats *rs) {
@@ -222,9 +232,7 @@ static int calibrate(analyze_cli *c, fa_calib *cal, int *have, fa_calib_refine_s
     int rc = first_frame(c->a.input, &img);
     if (!rc && c->calib_file) {
         rc = fa_calib_load(c->calib_file, cal);
-        if (!rc && (cal->img_w != img.w || cal->img_h != img.h))
-            rc = fa_err_set(FA_EINVAL, "%s: calibrated for %dx%d pictures, the video is %dx%d", c->calib_file,
-                            cal->img_w, cal->img_h, img.w, img.h);
+        if (!rc && (cal->img_w != img.w || cal->img_h != img.h)) rc = rescale(c->calib_file, cal, img.w, img.h);
     } else if (!rc) {
         fa_calib_point pts[FA_CALIB_MAX_POINTS];
         size_t n = 0;
@@ -333,8 +341,9 @@ static void print_json(const analyze_cli *c, const fa_analyze_result *r, const f
                        const stored *st) {
     const fa_transcode_result *t = &r->transcode;
     printf("{\"event\":\"done\",\"media_s\":%.3f,\"wall_s\":%.3f,\"frames\":%lld,\"detections\":%zu,"
-           "\"tracks\":%zu,\"teams\":%s,\"similar_kits\":%s,\"separation\":%.3f,\"calibrated\":%s",
-           t->media_s, t->wall_s, (long long)r->frames, r->detections, r->tracks.n_tracks,
+           "\"detect_s\":%.3f,\"track_s\":%.3f,\"tracks\":%zu,\"teams\":%s,\"similar_kits\":%s,"
+           "\"separation\":%.3f,\"calibrated\":%s",
+           t->media_s, t->wall_s, (long long)r->frames, r->detections, r->detect_s, r->track_s, r->tracks.n_tracks,
            r->teams ? "true" : "false", r->teams_summary.similar ? "true" : "false",
            (double)r->teams_summary.separation, have_cal ? "true" : "false");
     if (have_cal)

@@ -236,6 +236,8 @@ int fa_cmd_model(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc == -2) return FA_EXIT_OK;
     if (rc) return rc;
+    char model_buf[4096];
+    a.path = fa_cli_model_path(a.path, model_buf, sizeof model_buf);
     fa_nn_options o = {.backend = a.backend, .precision = a.precision, .threads = a.threads};
     fa_nn_model *m = fa_nn_model_load(a.path, &o);
     if (!m) return fa_cli_fail("model");

@@ -515,6 +515,27 @@ int fa_calib_set(fa_calib *c, const double H[9], double k1, double k2) {
     return 0;
 }
 
+int fa_calib_rescale(fa_calib *c, int w, int h) {
+    if (w <= 0 || h <= 0) return fa_err_set(FA_EINVAL, "calibration: picture size %dx%d is not positive", w, h);
+    double sx = (double)w / c->img_w, sy = (double)h / c->img_h;
+    if (fabs(sx / sy - 1) > 0.01)
+        return fa_err_set(FA_EINVAL, "calibration: made for %dx%d pictures, cannot be scaled to %dx%d (aspect ratio)",
+                          c->img_w, c->img_h, w, h);
+    fa_calib out = *c;
+    const double S[9] = {sx, 0, 0, 0, sy, 0, 0, 0, 1};
+    double H[9];
+    mat3_mul(S, c->H, H);
+    out.img_w = w, out.img_h = h;
+    out.cx = w / 2.0, out.cy = h / 2.0;
+    out.norm = hypot(w, h) / 2;
+    for (size_t i = 0; i < out.npoints; i++)
+        out.points[i].u *= sx, out.points[i].v *= sy;
+    int rc = fa_calib_set(&out, H, c->k1, c->k2);
+    if (rc) return rc;
+    *c = out;
+    return 0;
+}
+
 /* ------------------------------------------------------------ solver */
 
 /* Hartley normalisation of n 2-D points: T maps them to centroid 0, mean

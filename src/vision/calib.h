@@ -132,6 +132,16 @@ int fa_calib_pitch_to_image(const fa_calib *c, double x, double y, double *u, do
  * 0 when the pixel maps onto the pitch, else the flags. */
 int fa_calib_map(void *user, double u, double v, double *x, double *y);
 
+/* Rescales c, calibrated on its img_w x img_h picture, to the same camera's
+ * picture scaled to w x h (a proxy, a rendition or a resized copy of the
+ * video): the points scale with the picture, H becomes diag(sx, sy, 1) H,
+ * the distortion centre and radius unit follow the new size, and k1, k2
+ * (defined on the normalised radius) stay; exact when the picture keeps its
+ * aspect ratio. The errors are recomputed (in the new pixels). 0, or
+ * FA_EINVAL (w or h not positive, aspect ratios more than 1 % apart, or the
+ * result failing fa_calib_set's checks; c is then unchanged). */
+int fa_calib_rescale(fa_calib *c, int w, int h);
+
 /* ------------------------------------------------------------ files */
 
 /* Writes c as JSON: {"image":{"width","height"}, "pitch":{"length","width"},

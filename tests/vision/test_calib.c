@@ -761,6 +761,41 @@ static void test_real_fixture(void **state) {
     assert_true(fa_calib_image_to_pitch(&c, 1536, 100, &x, &y) != 0);
 }
 
+/* The fixture (3072x1728) scaled to the 1280x720 proxy of bench/analyze:
+ * every image point scaled by 1280/3072 maps to the same metres; a picture
+ * of another shape is refused and leaves the calibration as it was. */
+static void test_rescale(void **state) {
+    (void)state;
+    fa_calib c, small;
+    FA_TEST_REQUIRE_DATA(fixture());
+    assert_int_equal(fa_calib_load(fixture(), &c), 0);
+    small = c;
+    assert_int_equal(fa_calib_rescale(&small, 1280, 720), 0);
+    assert_int_equal(small.img_w, 1280);
+    assert_int_equal(small.img_h, 720);
+    const double s = 1280.0 / 3072.0;
+    assert_true(fabs(small.rms_px - c.rms_px * s) < 1e-6);
+    assert_true(fabs(small.rms_m - c.rms_m) < 1e-6);
+    const double probe[][2] = {{1317, 906}, {2495, 1480}, {128, 1141}, {2797, 876}, {1255, 916}};
+    for (size_t i = 0; i < sizeof probe / sizeof *probe; i++) {
+        double x0, y0, x1, y1, u, v;
+        assert_int_equal(fa_calib_image_to_pitch(&c, probe[i][0], probe[i][1], &x0, &y0), 0);
+        assert_int_equal(fa_calib_image_to_pitch(&small, probe[i][0] * s, probe[i][1] * s, &x1, &y1), 0);
+        assert_true(hypot(x1 - x0, y1 - y0) < 1e-6);
+        assert_int_equal(fa_calib_pitch_to_image(&small, x0, y0, &u, &v), 0);
+        assert_true(hypot(u - probe[i][0] * s, v - probe[i][1] * s) < 1e-6);
+    }
+    fa_calib before = small;
+    assert_int_equal(fa_calib_rescale(&small, 1280, 1080), FA_EINVAL);
+    assert_non_null(strstr(fa_err_msg(), "aspect ratio"));
+    assert_int_equal(fa_calib_rescale(&small, 0, 720), FA_EINVAL);
+    assert_memory_equal(&before, &small, sizeof small);
+    /* and back: the original size gives the original mapping */
+    assert_int_equal(fa_calib_rescale(&small, 3072, 1728), 0);
+    for (int i = 0; i < 9; i++)
+        assert_true(fabs(small.H[i] - c.H[i]) < 1e-9);
+}
+
 static void test_real_refine_and_motion(void **state) {
     (void)state;
     fa_calib c;
@@ -824,6 +859,7 @@ int main(void) {
         cmocka_unit_test(test_motion_synthetic),
         cmocka_unit_test(test_load_mem),
         cmocka_unit_test(test_real_fixture),
+        cmocka_unit_test(test_rescale),
         cmocka_unit_test(test_real_refine_and_motion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
