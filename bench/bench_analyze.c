@@ -74,20 +74,30 @@ static int add_variant(opts *o, const char *spec) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    *o = (opts){.runs = 3, .seconds = 60, .real = 1, .preset = "superfast",
+    *o = (opts){.runs = 3,
+                .seconds = 60,
+                .real = 1,
+                .preset = "superfast",
                 .calib = "tests/fixtures/soccertrack_left_calib.json"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--runs") && val) o->runs = atoi(val), i++;
-        else if (!strcmp(a, "--seconds") && val) o->seconds = atoi(val), i++;
-        else if (!strcmp(a, "--preset") && val) o->preset = val, i++;
-        else if (!strcmp(a, "--keep") && val) o->keep = val, i++;
-        else if (!strcmp(a, "--calib") && val) o->calib = val, i++;
+        if (!strcmp(a, "--runs") && val)
+            o->runs = atoi(val), i++;
+        else if (!strcmp(a, "--seconds") && val)
+            o->seconds = atoi(val), i++;
+        else if (!strcmp(a, "--preset") && val)
+            o->preset = val, i++;
+        else if (!strcmp(a, "--keep") && val)
+            o->keep = val, i++;
+        else if (!strcmp(a, "--calib") && val)
+            o->calib = val, i++;
         else if (!strcmp(a, "--variant") && val) {
             if (add_variant(o, val)) return usage();
             i++;
-        } else if (!strcmp(a, "--no-real")) o->real = 0;
-        else return usage();
+        } else if (!strcmp(a, "--no-real"))
+            o->real = 0;
+        else
+            return usage();
     }
     if (o->runs < 1 || o->runs > MAX_RUNS || o->seconds < 4) return usage();
     if (o->nv == 0) add_variant(o, "default=");
@@ -101,12 +111,13 @@ static int run_analyze(const char *bin, const opts *o, const variant *v, const c
     snprintf(out, sizeof out, "%.4000s/ours", work);
     snprintf(db, sizeof db, "%.4000s/bench.db", work);
     unlink(db);
-    char *argv[32 + MAX_VARIANT_ARGS] = {(char *)bin, "--log-level", "warn",        "analyze",         (char *)input,
-                                         "--out",     out,           "--force",     "--db",            db,
-                                         "--calib",   (char *)o->calib, "--preset", (char *)o->preset, "--progress",
-                                         "none",      "--json"};
+    char *argv[32 + MAX_VARIANT_ARGS] = {
+        (char *)bin, "--log-level",     "warn",       "analyze", (char *)input, "--out",
+        out,         "--force",         "--db",       db,        "--calib",     (char *)o->calib,
+        "--preset",  (char *)o->preset, "--progress", "none",    "--json"};
     int n = 17;
-    for (int i = 0; v && i < v->argc; i++) argv[n++] = v->argv[i];
+    for (int i = 0; v && i < v->argc; i++)
+        argv[n++] = v->argv[i];
     argv[n] = NULL;
     return run_to(argv, json_path, t);
 }
@@ -132,7 +143,8 @@ static int run_rounds(const char *bin, opts *o, const char *clip, const char *wo
         timing ta;
         snprintf(out, sizeof out, "%.4000s/anchor", work);
         rm_rf(out);
-        if (run_anchor(clip, out, o->preset, &ta)) return fprintf(stderr, "bench_analyze: ffmpeg failed\n"), -1;
+        if (run_anchor(clip, out, o->preset, &ta))
+            return fprintf(stderr, "bench_analyze: ffmpeg failed\n"), -1;
         aw[r] = ta.wall, ac[r] = ta.cpu;
         printf("run %d: ffmpeg ladder %.2f s (cpu %.2f)", r + 1, ta.wall, ta.cpu);
         for (int i = 0; i < o->nv; i++) {
@@ -140,8 +152,9 @@ static int run_rounds(const char *bin, opts *o, const char *clip, const char *wo
             timing t;
             snprintf(json, sizeof json, "%.4000s/%d.json", work, i);
             if (run_analyze(bin, o, v, clip, work, json, &t))
-                return fprintf(stderr, "\nbench_analyze: %s analyze (%s) failed; run it by hand to see why\n", bin,
-                               v->label), -1;
+                return fprintf(stderr, "\nbench_analyze: %s analyze (%s) failed; run it by hand to see why\n",
+                               bin, v->label),
+                       -1;
             v->wall[r] = t.wall, v->cpu[r] = t.cpu;
             if (t.max_rss_kb > v->max_rss_kb) v->max_rss_kb = t.max_rss_kb;
             printf("  %s %.2f s (cpu %.2f, %.2fx)", v->label, t.wall, t.cpu, t.wall / ta.wall);
@@ -159,7 +172,8 @@ static void report(opts *o, const char *work, double *aw, double *ac) {
     for (int i = 0; i < o->nv; i++) {
         variant *v = &o->v[i];
         double w = cpu_of(v->wall, o->runs), c = cpu_of(v->cpu, o->runs);
-        printf("median analyze %s: %.2f s (cpu %.2f): ours/ffmpeg %.3f (bar <= 1.25), cpu %.3f, peak RSS %.0f MiB"
+        printf("median analyze %s: %.2f s (cpu %.2f): ours/ffmpeg %.3f (bar <= 1.25), cpu %.3f, peak RSS "
+               "%.0f MiB"
                " [options: %s]\n",
                v->label, w, c, w / a, c / a_cpu, (double)v->max_rss_kb / 1024.0, v->argc ? v->spec : "none");
     }
@@ -177,8 +191,9 @@ static int run_real(const char *bin, opts *o, const char *src, const char *work)
     timing t;
     if (run_analyze(bin, o, NULL, src, work, json, &t))
         return fprintf(stderr, "bench_analyze: analysing %s failed\n", src), -1;
-    printf("\nreal 4K HEVC clip (%s, 10 s), defaults: %.2f s wall, cpu %.2f s, peak RSS %.0f MiB (bar < 1024)\n", src,
-           t.wall, t.cpu, (double)t.max_rss_kb / 1024.0);
+    printf(
+        "\nreal 4K HEVC clip (%s, 10 s), defaults: %.2f s wall, cpu %.2f s, peak RSS %.0f MiB (bar < 1024)\n",
+        src, t.wall, t.cpu, (double)t.max_rss_kb / 1024.0);
     print_summary("real", json);
     return 0;
 }
@@ -193,13 +208,16 @@ int main(int argc, char **argv) {
     snprintf(src, sizeof src, "%s/video/soccertrack_left_camera.mp4", data);
     snprintf(work, sizeof work, "%s", o.keep ? o.keep : "/tmp/fa-bench-video");
     if (access(o.calib, R_OK))
-        return fprintf(stderr, "bench_analyze: %s: not readable (run from the repository root or give --calib)\n",
-                       o.calib), 1;
+        return fprintf(stderr,
+                       "bench_analyze: %s: not readable (run from the repository root or give --calib)\n",
+                       o.calib),
+               1;
     if (bench_clip(src, work, o.seconds, clip, sizeof clip)) return 1;
-    printf("clip: %s (%d s, 1280x720, 25 fps, AAC)\nanchor: ffmpeg, 3-rung %s ladder 720/480/360 to DASH + HLS\n"
-           "ours: footanalytics analyze (the same ladder + detection at 5 fps, tracking, teams, metres, store, "
-           "metrics)\n",
-           clip, o.seconds, o.preset);
+    printf(
+        "clip: %s (%d s, 1280x720, 25 fps, AAC)\nanchor: ffmpeg, 3-rung %s ladder 720/480/360 to DASH + HLS\n"
+        "ours: footanalytics analyze (the same ladder + detection at 5 fps, tracking, teams, metres, store, "
+        "metrics)\n",
+        clip, o.seconds, o.preset);
     double aw[MAX_RUNS], ac[MAX_RUNS];
     if (run_rounds(bin, &o, clip, work, aw, ac)) return 1;
     report(&o, work, aw, ac);

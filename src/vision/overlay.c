@@ -54,7 +54,9 @@ void fa_overlay_number(fa_image *img, int x, int y, int n, int scale, const uint
 }
 
 void fa_overlay_draw(const fa_analyze_result *r, int64_t k, fa_image *img) {
-    int thick = img->w >= 2000 ? 4 : 2, scale = img->w >= 2000 ? 4 : 2;
+    /* digits 3 x 5 cells of 3 px at 1280 wide (what the overlay video is scaled to), in proportion above */
+    int thick = img->w >= 2000 ? 4 : 2, scale = (int)lround(3.0 * img->w / 1280);
+    if (scale < 2) scale = 2;
     for (size_t i = 0; i < r->tracks.n_obs; i++) {
         const fa_track_obs *ob = &r->tracks.obs[i];
         if (ob->frame != k || (ob->flags & FA_TRACK_UNSEEN)) continue;
