@@ -310,20 +310,41 @@ void fa_detector_free(fa_detector *d) {
 
 /* ---------------------------------------------------------- preprocessing */
 
+/* One row of n packed RGB pixels into the three planes' rows, each value
+ * (v - mean[c]) * scale[c] for network channel c read from src_c[c]. */
+static void normalise_row(const uint8_t *rgb, int n, const int src_c[3], const float mean[3],
+                          const float scale[3], float *o0, float *o1, float *o2) {
+    for (int i = 0; i < n; i++) {
+        const uint8_t *p = rgb + (size_t)i * 3;
+        o0[i] = ((float)p[src_c[0]] - mean[0]) * scale[0];
+        o1[i] = ((float)p[src_c[1]] - mean[1]) * scale[1];
+        o2[i] = ((float)p[src_c[2]] - mean[2]) * scale[2];
+    }
+}
+
 void fa_detector_preprocess(fa_det_family f, const fa_image *img, const fa_tile *t, int net_w, int net_h,
                             uint8_t *scratch, float *out) {
     static const float nano_mean[3] = {103.53f, 116.28f, 123.675f}; /* B G R */
     static const float nano_std[3] = {57.375f, 57.12f, 58.395f};
-    fa_image_resize_region(img, t->x, t->y, t->w, t->h, scratch, net_w, net_h);
     size_t plane = (size_t)net_w * net_h;
-    int bgr = f != FA_DET_YOLO;
+    int bgr = f != FA_DET_YOLO; /* the image is R G B */
+    int src_c[3] = {bgr ? 2 : 0, 1, bgr ? 0 : 2};
+    float mean[3], scale[3];
     for (int c = 0; c < 3; c++) {
-        int src_c = bgr ? 2 - c : c; /* scratch is R G B */
-        float mean = f == FA_DET_NANODET ? nano_mean[c] : 0.f;
-        float scale = f == FA_DET_NANODET ? 1.f / nano_std[c] : 1.f / 255.f;
-        float *o = out + c * plane;
-        for (size_t i = 0; i < plane; i++)
-            o[i] = ((float)scratch[i * 3 + src_c] - mean) * scale;
+        mean[c] = f == FA_DET_NANODET ? nano_mean[c] : 0.f;
+        scale[c] = f == FA_DET_NANODET ? 1.f / nano_std[c] : 1.f / 255.f;
+    }
+    /* A tile of exactly the network's size is read straight from the
+     * frame (the bilinear resize would return the same bytes); planned
+     * tiles are usually a little smaller (they divide the pitch evenly)
+     * and are resized first. */
+    int direct = t->w == net_w && t->h == net_h;
+    if (!direct) fa_image_resize_region(img, t->x, t->y, t->w, t->h, scratch, net_w, net_h);
+    for (int y = 0; y < net_h; y++) {
+        const uint8_t *row = direct ? img->rgb + (size_t)(t->y + y) * img->stride + (size_t)t->x * 3
+                                    : scratch + (size_t)y * net_w * 3;
+        float *o = out + (size_t)y * net_w;
+        normalise_row(row, net_w, src_c, mean, scale, o, o + plane, o + 2 * plane);
     }
 }
 
