@@ -221,17 +221,14 @@ int main(int argc, char **argv) {
     opts o;
     if (parse(argc, argv, &o)) return 1;
     bench_print_machine(argc, argv);
-    const char *data = getenv("FA_DATA_DIR") ? getenv("FA_DATA_DIR") : "../shared/data";
-    const char *bin = getenv("FA_BIN") ? getenv("FA_BIN") : "./build/footanalytics";
-    char src[PATH_BYTES], work[PATH_BYTES / 2], clip[PATH_BYTES];
-    snprintf(src, sizeof src, "%s/video/soccertrack_left_camera.mp4", data);
-    snprintf(work, sizeof work, "%s", o.keep ? o.keep : "/tmp/fa-bench-video");
     if (access(o.calib, R_OK))
         return fprintf(stderr,
                        "bench_analyze: %s: not readable (run from the repository root or give --calib)\n",
                        o.calib),
                1;
-    if (bench_clip(src, work, o.seconds, clip, sizeof clip)) return 1;
+    bench_paths p;
+    if (bench_paths_init(&p, o.keep, o.seconds)) return 1;
+    const char *bin = p.bin, *data = p.data, *src = p.src, *work = p.work, *clip = p.clip;
     printf(
         "clip: %s (%d s, 1280x720, 25 fps, AAC)\nanchor: ffmpeg, 3-rung %s ladder 720/480/360 to DASH + HLS\n"
         "ours: footanalytics analyze (the same ladder + detection at 5 fps, tracking, teams, metres, store, "

@@ -135,6 +135,24 @@ static inline int bench_clip(const char *src, const char *work, int seconds, cha
     return -1;
 }
 
+/* Where a job benchmark's inputs are: the data directory ($FA_DATA_DIR or
+ * ../shared/data), our binary ($FA_BIN or ./build/footanalytics), the 4K
+ * source clip, the work directory (keep, or /tmp/fa-bench-video) and the
+ * benchmark clip made there (bench_clip). */
+typedef struct bench_paths {
+    const char *data, *bin;
+    char src[PATH_BYTES], work[PATH_BYTES / 2], clip[PATH_BYTES];
+} bench_paths;
+
+/* Fills p and makes the clip of `seconds` s when missing. 0, or -1 with a message. */
+static inline int bench_paths_init(bench_paths *p, const char *keep, int seconds) {
+    p->data = getenv("FA_DATA_DIR") ? getenv("FA_DATA_DIR") : "../shared/data";
+    p->bin = getenv("FA_BIN") ? getenv("FA_BIN") : "./build/footanalytics";
+    snprintf(p->src, sizeof p->src, "%.4000s/video/soccertrack_left_camera.mp4", p->data);
+    snprintf(p->work, sizeof p->work, "%s", keep ? keep : "/tmp/fa-bench-video");
+    return bench_clip(p->src, p->work, seconds, p->clip, sizeof p->clip);
+}
+
 /* The anchor: ffmpeg doing our job (the same ladder, rates, GOPs, segments). */
 static inline int run_anchor(const char *clip, const char *out, const char *preset, timing *t) {
     char mpd[PATH_BYTES];

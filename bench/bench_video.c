@@ -30,8 +30,8 @@ typedef struct opts {
 
 static int run_ours(const char *bin, const char *clip, const char *out, const char *preset, int detect,
                     timing *t) {
-    char *argv[16] = {(char *)bin, "transcode", (char *)clip, "--out", (char *)out, "--preset", (char *)preset,
-                      "--progress", "none", "--force"};
+    char *argv[16] = {(char *)bin, "transcode",    (char *)clip, "--out", (char *)out,
+                      "--preset",  (char *)preset, "--progress", "none",  "--force"};
     int n = 10;
     if (detect) argv[n++] = "--detect-fps", argv[n++] = "5";
     argv[n] = NULL;
@@ -42,13 +42,19 @@ static int parse(int argc, char **argv, opts *o) {
     *o = (opts){.runs = 3, .seconds = 60, .preset = "superfast"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--runs") && v) o->runs = atoi(v), i++;
-        else if (!strcmp(a, "--seconds") && v) o->seconds = atoi(v), i++;
-        else if (!strcmp(a, "--preset") && v) o->preset = v, i++;
-        else if (!strcmp(a, "--keep") && v) o->keep = v, i++;
-        else if (!strcmp(a, "--real")) o->real = 1;
+        if (!strcmp(a, "--runs") && v)
+            o->runs = atoi(v), i++;
+        else if (!strcmp(a, "--seconds") && v)
+            o->seconds = atoi(v), i++;
+        else if (!strcmp(a, "--preset") && v)
+            o->preset = v, i++;
+        else if (!strcmp(a, "--keep") && v)
+            o->keep = v, i++;
+        else if (!strcmp(a, "--real"))
+            o->real = 1;
         else {
-            fprintf(stderr, "usage: bench_video [--runs N] [--seconds S] [--preset P] [--keep DIR] [--real]\n");
+            fprintf(stderr,
+                    "usage: bench_video [--runs N] [--seconds S] [--preset P] [--keep DIR] [--real]\n");
             return -1;
         }
     }
@@ -72,12 +78,10 @@ int main(int argc, char **argv) {
     opts o;
     if (parse(argc, argv, &o)) return 1;
     bench_print_machine(argc, argv);
-    const char *data = getenv("FA_DATA_DIR") ? getenv("FA_DATA_DIR") : "../shared/data";
-    const char *bin = getenv("FA_BIN") ? getenv("FA_BIN") : "./build/footanalytics";
-    char src[PATH_BYTES], work[PATH_BYTES / 2], clip[PATH_BYTES], out[PATH_BYTES];
-    snprintf(src, sizeof src, "%s/video/soccertrack_left_camera.mp4", data);
-    snprintf(work, sizeof work, "%s", o.keep ? o.keep : "/tmp/fa-bench-video");
-    if (bench_clip(src, work, o.seconds, clip, sizeof clip)) return 1;
+    bench_paths p;
+    if (bench_paths_init(&p, o.keep, o.seconds)) return 1;
+    const char *bin = p.bin, *src = p.src, *work = p.work, *clip = p.clip;
+    char out[PATH_BYTES];
     int detect = has_detect_feed(bin);
     double aw[MAX_RUNS], ac[MAX_RUNS], ow[MAX_RUNS], oc[MAX_RUNS], dw[MAX_RUNS], dc[MAX_RUNS];
     long rss = 0;
@@ -86,10 +90,10 @@ int main(int argc, char **argv) {
            clip, o.seconds, o.preset);
     for (int r = 0; r < o.runs; r++) {
         timing ta, to, td = {0};
-        snprintf(out, sizeof out, "%s/anchor", work);
+        snprintf(out, sizeof out, "%.4000s/anchor", work);
         rm_rf(out);
         if (run_anchor(clip, out, o.preset, &ta)) return fprintf(stderr, "bench_video: ffmpeg failed\n"), 1;
-        snprintf(out, sizeof out, "%s/ours", work);
+        snprintf(out, sizeof out, "%.4000s/ours", work);
         rm_rf(out);
         if (run_ours(bin, clip, out, o.preset, 0, &to))
             return fprintf(stderr, "bench_video: %s transcode failed\n", bin), 1;
@@ -97,7 +101,8 @@ int main(int argc, char **argv) {
             return fprintf(stderr, "bench_video: %s transcode --detect-fps 5 failed\n", bin), 1;
         aw[r] = ta.wall, ac[r] = ta.cpu, ow[r] = to.wall, oc[r] = to.cpu, dw[r] = td.wall, dc[r] = td.cpu;
         rss = to.max_rss_kb > rss ? to.max_rss_kb : rss;
-        printf("run %d: ffmpeg %.2f s (cpu %.2f)  ours %.2f s (cpu %.2f)", r + 1, ta.wall, ta.cpu, to.wall, to.cpu);
+        printf("run %d: ffmpeg %.2f s (cpu %.2f)  ours %.2f s (cpu %.2f)", r + 1, ta.wall, ta.cpu, to.wall,
+               to.cpu);
         if (detect) printf("  ours+detect-feed %.2f s (cpu %.2f)", td.wall, td.cpu);
         printf("\n");
         fflush(stdout);
@@ -108,19 +113,20 @@ int main(int argc, char **argv) {
            median(oc, o.runs) / median(ac, o.runs));
     if (detect) {
         double d = median(dw, o.runs);
-        printf("with the 5 fps detector feed: %.2f s -> ours/ffmpeg %.3f (bar <= 1.05), cpu %.2f s\n", d, d / a,
-               median(dc, o.runs));
+        printf("with the 5 fps detector feed: %.2f s -> ours/ffmpeg %.3f (bar <= 1.05), cpu %.2f s\n", d,
+               d / a, median(dc, o.runs));
     } else {
         printf("detector feed: not measured (transcode has no --detect-fps)\n");
     }
     printf("our peak RSS: %.1f MiB\n", (double)rss / 1024.0);
     if (o.real) {
         timing t;
-        snprintf(out, sizeof out, "%s/real", work);
+        snprintf(out, sizeof out, "%.4000s/real", work);
         rm_rf(out);
-        if (run_ours(bin, src, out, o.preset, 0, &t)) return fprintf(stderr, "bench_video: real clip failed\n"), 1;
-        printf("real 4K HEVC clip (%s, 10 s): %.2f s wall, cpu %.2f s, peak RSS %.1f MiB\n", src, t.wall, t.cpu,
-               (double)t.max_rss_kb / 1024.0);
+        if (run_ours(bin, src, out, o.preset, 0, &t))
+            return fprintf(stderr, "bench_video: real clip failed\n"), 1;
+        printf("real 4K HEVC clip (%s, 10 s): %.2f s wall, cpu %.2f s, peak RSS %.1f MiB\n", src, t.wall,
+               t.cpu, (double)t.max_rss_kb / 1024.0);
     }
     return 0;
 }
