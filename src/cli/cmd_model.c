@@ -130,9 +130,11 @@ static void info_text(const fa_nn_model *m, const char *path) {
         printf("%s%s %zu", first ? "" : ", ", fa_nn_op_name((fa_nn_op)op), in.op_counts[op]);
         first = 0;
     }
+    if (in.fused_shuffles) printf(", channel shuffle %zu", in.fused_shuffles);
     printf(")\nparams:   %zu\nMACs:     %.1f M per image\n", in.params, (double)in.macs / 1e6);
-    printf("passes:   %zu constant nodes folded, %zu BatchNorm folded, %zu activations fused\n",
-           in.folded_constants, in.fused_batchnorm, in.fused_act);
+    printf("passes:   %zu constant nodes folded, %zu BatchNorm folded, %zu activations fused, %zu channel "
+           "shuffles fused\n",
+           in.folded_constants, in.fused_batchnorm, in.fused_act, in.fused_shuffles);
     printf("weights:  %.1f KiB as the backend holds them\n", (double)in.weight_bytes / 1024.0);
     static const char *const precisions[] = {"fp32", "int8", "fp16"};
     printf("precision: %s", in.precision >= 0 && in.precision <= 2 ? precisions[in.precision] : "?");
@@ -158,10 +160,10 @@ static void info_json(const fa_nn_model *m, const char *path) {
     }
     fa_buf_printf(&b,
                   "},\"params\":%zu,\"macs\":%llu,\"folded_constants\":%zu,\"fused_batchnorm\":%zu,"
-                  "\"fused_act\":%zu,\"weight_bytes\":%zu,\"precision\":\"%s\",\"int8_convs\":%zu,"
+                  "\"fused_act\":%zu,\"fused_shuffles\":%zu,\"weight_bytes\":%zu,\"precision\":\"%s\",\"int8_convs\":%zu,"
                   "\"int8_tensors\":%zu}\n",
                   in.params, (unsigned long long)in.macs, in.folded_constants, in.fused_batchnorm,
-                  in.fused_act, in.weight_bytes,
+                  in.fused_act, in.fused_shuffles, in.weight_bytes,
                   in.precision == FA_NN_INT8 ? "int8" : in.precision == FA_NN_FP16 ? "fp16" : "fp32",
                   in.int8_convs, in.int8_tensors);
     fwrite(b.data, 1, b.len, stdout);

@@ -9,7 +9,8 @@
  * plan's end. Every ONNX subtlety is resolved here, on the host, into the
  * step kinds of cuda_program.h: Resize's coordinate modes become the CPU
  * operator's own index tables (fa_nn_resize_tables), broadcasting becomes
- * zero strides, Gather with constant indices and Pad become strided copies.
+ * zero strides, Gather with constant indices, Pad and a fused channel
+ * shuffle (fuse_shuffle.c) become strided copies.
  *
  * The host interpreter executes a program in fp32 with the plain loops of
  * ops.c and the reference convolution; the tests compare it with the CPU
@@ -286,6 +287,67 @@ static int lower_gather(lowering *lw, int64_t x, int64_t y) {
     return 0;
 }
 
+/* Boxes a fused shuffle's output needs when its channels are taken in
+ * `period` interleaved classes (k = r, r + period, ...), each cut into runs
+ * from one input at a constant channel step; fills runs (start k, length,
+ * step) when not NULL. */
+static int64_t shuffle_runs(const int64_t *src, int64_t k_out, const int64_t *first, int64_t period,
+                            int64_t (*runs)[3]) {
+    int64_t n = 0;
+    for (int64_t r = 0; r < period && r < k_out; r++)
+        for (int64_t k = r; k < k_out;) {
+            int i = 0;
+            while (src[k] >= first[i + 1]) i++;
+            int64_t len = 1, step = k + period < k_out ? src[k + period] - src[k] : 1;
+            while (step > 0 && k + len * period < k_out &&
+                   src[k + len * period] - src[k + (len - 1) * period] == step &&
+                   src[k + len * period] >= first[i] && src[k + len * period] < first[i + 1])
+                len++;
+            if (runs) runs[n][0] = k, runs[n][1] = len, runs[n][2] = step;
+            n++;
+            k += len * period;
+        }
+    return n;
+}
+
+/* A fused channel shuffle (fuse_shuffle.c): per output, strided copies of
+ * runs of channels, the channels taken in the interleaving (period 1..4)
+ * that needs the fewest copies (FastestDet's: 2 per output). */
+static int lower_shuffle(lowering *lw, const fa_nn_shuffle *sh) {
+    const fa_nn_node *nd = lw->nd;
+    const fa_nn_shape *x = &lw->s[nd->in[0]];
+    int64_t inner = prod(x, 2, x->rank), first[FA_NN_MAX_IO + 1] = {0}, at_in[FA_NN_MAX_IO];
+    for (int i = 0; i < nd->n_in; i++) {
+        first[i + 1] = first[i] + lw->s[nd->in[i]].d[1];
+        if ((at_in[i] = at(lw, nd->in[i])) < 0) return fa_err_code();
+    }
+    const int64_t *src = sh->src;
+    for (int o = 0; o < nd->n_out; src += sh->channels[o], o++) {
+        int64_t k_out = sh->channels[o], y = at(lw, nd->out[o]), best = 1, fewest = INT64_MAX;
+        if (y < 0) return fa_err_code();
+        for (int64_t p = 1; p <= 4 && p <= k_out; p++) {
+            int64_t n = shuffle_runs(src, k_out, first, p, NULL);
+            if (n < fewest) fewest = n, best = p;
+        }
+        int64_t(*runs)[3] = own(lw, (size_t)fewest * sizeof *runs);
+        if (!runs) return FA_ENOMEM;
+        shuffle_runs(src, k_out, first, best, runs);
+        for (int64_t r = 0; r < fewest; r++) {
+            int64_t k = runs[r][0], c = src[k];
+            int i = 0;
+            while (c >= first[i + 1]) i++;
+            int64_t c_in = first[i + 1] - first[i];
+            fa_cuda_step *st = add_step(lw, FA_CUDA_COPY, at_in[i] + (c - first[i]) * inner, y + k * inner);
+            if (!st) return FA_ENOMEM;
+            st->u.box = (fa_cuda_box){.rank = 3,
+                                      .dim = {x->d[0], runs[r][1], inner},
+                                      .src = {c_in * inner, runs[r][2] * inner, 1},
+                                      .dst = {k_out * inner, best * inner, 1}};
+        }
+    }
+    return 0;
+}
+
 /* Pad (constant mode): fill the output, copy the input into its interior. */
 static int lower_pad(lowering *lw, int64_t x, int64_t y) {
     const fa_nn_node *nd = lw->nd;
@@ -336,7 +398,10 @@ static int lower_node(lowering *lw) {
     case FA_NN_OP_CONCAT: return lower_concat(lw, y);
     case FA_NN_OP_SPLIT: return lower_split(lw, x);
     case FA_NN_OP_TRANSPOSE: return lower_transpose(lw, x, y);
-    case FA_NN_OP_GATHER: return lower_gather(lw, x, y);
+    case FA_NN_OP_GATHER: {
+        const fa_nn_shuffle *sh = fa_nn_node_shuffle(lw->g, nd);
+        return sh ? lower_shuffle(lw, sh) : lower_gather(lw, x, y);
+    }
     case FA_NN_OP_PAD: return lower_pad(lw, x, y);
     case FA_NN_OP_RESHAPE: {
         if (x == y) return 0; /* aliased by the memory plan */

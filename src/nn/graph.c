@@ -1,7 +1,7 @@
 /*
  * graph.c - the graph IR: tensors and nodes, shape inference, and the
  * load-time passes (constant folding, Conv+BatchNormalization folding,
- * Conv+activation fusion).
+ * Conv+activation fusion; the channel-shuffle fusion is fuse_shuffle.c).
  *
  * Tensors live in one array addressed by id; a small open-addressing hash
  * over their names keeps the loader linear. Nodes stay in file order (ONNX
@@ -46,6 +46,7 @@ void fa_nn_graph_free(fa_nn_graph *g) {
     free(g->nodes);
     free(g->hash);
     free(g->yolo);
+    fa_nn_graph_free_shuffles(g);
     free(g->file);
     free(g);
 }
@@ -444,9 +445,38 @@ static int infer_split(infer_ctx *c) {
     return 0;
 }
 
+/* A fused channel shuffle (fuse_shuffle.c): inputs that concatenate along
+ * axis 1 to its channels, outputs of its channels with the inputs' other dims. */
+static int infer_shuffle(const infer_ctx *c, const fa_nn_shuffle *sh) {
+    const fa_nn_node *nd = c->nd;
+    const fa_nn_shape *x = in_shape(c, 0);
+    int64_t channels = 0;
+    if (nd->n_out != sh->n_out)
+        return bad(c, "fused shuffle with %d outputs, described %d", nd->n_out, sh->n_out);
+    for (int i = 0; i < nd->n_in; i++) {
+        const fa_nn_shape *s = in_shape(c, i);
+        if (s->rank < 2 || s->rank != x->rank || s->d[0] != x->d[0] ||
+            memcmp(s->d + 2, x->d + 2, (size_t)(s->rank - 2) * sizeof *s->d) != 0)
+            return bad(c, "fused shuffle input %d does not concatenate along axis 1", i);
+        channels += s->d[1];
+    }
+    if (channels != sh->n_channels)
+        return bad(c, "fused shuffle inputs have %lld channels, expected %lld", (long long)channels,
+                   (long long)sh->n_channels);
+    for (int o = 0; o < nd->n_out; o++) {
+        c->s[nd->out[o]] = *x;
+        c->s[nd->out[o]].d[1] = sh->channels[o];
+    }
+    return 0;
+}
+
 static int infer_node(infer_ctx *c) {
     const fa_nn_node *nd = c->nd;
     fa_nn_shape *o = &c->s[nd->out[0]];
+    const fa_nn_shuffle *sh = fa_nn_node_shuffle(c->g, nd);
+    if (sh)
+        return nd->n_in >= 1 && nd->n_out >= 1 ? infer_shuffle(c, sh)
+                                               : bad(c, "fused shuffle without tensors");
     static const int min_in[FA_NN_OP_COUNT] = {
         [FA_NN_OP_CONV] = 2, [FA_NN_OP_BATCHNORM] = 5, [FA_NN_OP_ADD] = 2,    [FA_NN_OP_RESHAPE] = 2,
         [FA_NN_OP_PAD] = 2,  [FA_NN_OP_GATHER] = 2,    [FA_NN_OP_RESIZE] = 1, [FA_NN_OP_CONCAT] = 1};
@@ -507,12 +537,14 @@ static fa_nn_dtype input_dtype(fa_nn_op op, int i) {
 /* Every required input present, every input of the dtype the op reads. */
 static int check_inputs(const infer_ctx *c) {
     const fa_nn_node *nd = c->nd;
+    int shuffle = fa_nn_node_shuffle(c->g, nd) != NULL;
     for (int i = 0; i < nd->n_in; i++) {
         if (nd->in[i] < 0) {
             if (!input_optional(nd->op, i)) return bad(c, "input %d is absent", i);
             continue;
         }
         fa_nn_dtype want = input_dtype(nd->op, i), got = c->g->tensors[nd->in[i]].dtype;
+        if (shuffle) want = FA_NN_FLOAT;
         if (nd->op == FA_NN_OP_CONCAT && got != c->g->tensors[nd->in[0]].dtype)
             return bad(c, "inputs of different types");
         if (want && got != want)
@@ -760,5 +792,6 @@ int fa_nn_graph_prepare(fa_nn_graph *g) {
     int rc = fa_nn_graph_infer(g, shapes, 0); /* folds constants as it goes */
     free(shapes);
     if (!rc) rc = fuse_conv(g);
+    if (!rc) rc = fa_nn_graph_fuse_shuffles(g);
     return rc;
 }

@@ -189,6 +189,7 @@ typedef struct fa_nn_info {
     size_t folded_constants;          /* nodes evaluated at load */
     size_t fused_batchnorm;           /* BatchNormalization nodes folded into a Conv */
     size_t fused_act;                 /* activations fused into a Conv */
+    size_t fused_shuffles;            /* channel shuffles fused into one copy (counted apart from op_counts) */
     size_t weight_bytes;              /* bytes the backend holds for prepared convolutions */
     int precision;                    /* fa_nn_precision of the model */
     size_t int8_convs;                /* INT8 models: convolutions run int8 (the others fp32) */

@@ -14,6 +14,20 @@ typedef struct fa_nn_shape {
     int64_t d[FA_NN_MAX_RANK];
 } fa_nn_shape;
 
+/* A fused channel shuffle (fuse_shuffle.c): Concat -> Reshape/Transpose
+ * chain -> (Split or Gathers) replaced by one node that copies each output
+ * channel straight from the Concat's inputs. Output o, channel k of image
+ * n is channel src[first(o) + k] of image n of the concatenation of the
+ * node's inputs along axis 1 (first(o): the channels of outputs < o);
+ * the dims after the channel are the inputs'. */
+typedef struct fa_nn_shuffle {
+    size_t node;                    /* the node it describes */
+    int64_t n_channels;             /* channels of the concatenation */
+    int n_out;                      /* outputs of the node */
+    int64_t channels[FA_NN_MAX_IO]; /* channels of each output */
+    int64_t *src;                   /* per output, per channel: its channel in the concatenation (owned) */
+} fa_nn_shuffle;
+
 struct fa_nn_graph {
     char *file; /* base name, for messages */
     int opset;
@@ -26,6 +40,8 @@ struct fa_nn_graph {
     int *hash; /* open addressing over tensor names: ids, -1 empty */
     size_t hash_cap;
     size_t folded, fused_bn, fused_act; /* what the passes did */
+    fa_nn_shuffle *shuffles;            /* fused channel shuffles (fuse_shuffle.c), owned */
+    size_t n_shuffles, cap_shuffles;
     fa_nn_yolo_head *yolo; /* Darknet [yolo] heads (darknet.c), owned */
     int n_yolo;
 };
@@ -55,8 +71,34 @@ int fa_nn_graph_infer(fa_nn_graph *g, fa_nn_shape *shapes, int batch);
 int fa_nn_graph_infer_shapes(const fa_nn_graph *g, fa_nn_shape *shapes, int batch);
 /* Load-time passes: validates and infers at the declared batch (folding
  * constants), folds BatchNormalization into the preceding Conv and fuses a
- * following Relu / LeakyRelu / Sigmoid into it. 0 or < 0. */
+ * following Relu / LeakyRelu / Sigmoid into it, then fuses channel
+ * shuffles (fa_nn_graph_fuse_shuffles). 0 or < 0. */
 int fa_nn_graph_prepare(fa_nn_graph *g);
+
+/* Fuses the channel shuffles of ShuffleNet-style graphs (fuse_shuffle.c):
+ * a Concat along the channels whose output only goes through Reshape and
+ * Transpose nodes (at least one Transpose) and then into Split or
+ * constant-index Gather nodes (at least one Gather: a chain of only
+ * Concat / Reshape / Transpose / Split runs int8 in INT8 models and is
+ * left alone, see fuse_shuffle.c), becomes one node writing the chain's
+ * final tensors straight from the Concat's inputs: one copy of the data
+ * instead of three or four. Then a fused shuffle that alone reads another
+ * one's output reads that output's sources instead (ShuffleNet's
+ * pass-through half), and the other stops writing it. The chain's effect is found by
+ * running it at load on tensors of element indices, at batch 1 and 2, and
+ * it is fused only when every output channel is a whole input channel of
+ * the same image. The fused node keeps the Concat's place and name, and
+ * has op Gather as its carrier (fa_nn_op has no slot for it: nn.h is a
+ * public face) with g->shuffles describing it; the chain's other nodes
+ * (and a shuffle left with no output) are marked dead; no tensor or node
+ * is added. Not run when the
+ * environment sets FA_NN_NO_SHUFFLE_FUSION=1 (for measuring the pass).
+ * Called by fa_nn_graph_prepare after the other passes. 0, FA_ENOMEM. */
+int fa_nn_graph_fuse_shuffles(fa_nn_graph *g);
+/* The fused shuffle node nd is, or NULL for every other node. */
+const fa_nn_shuffle *fa_nn_node_shuffle(const fa_nn_graph *g, const fa_nn_node *nd);
+/* Frees g's shuffle descriptions (by fa_nn_graph_free). */
+void fa_nn_graph_free_shuffles(fa_nn_graph *g);
 
 /* Runs one non-Conv node: bufs[id] is the data of tensor id (inputs filled,
  * outputs allocated to their shapes). 0 or FA_EINVAL naming the node. */

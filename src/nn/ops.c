@@ -20,6 +20,8 @@
  *   - softmax runs 16 independent lanes (columns of a strided softmax, or
  *     partial sums of a contiguous one) through a polynomial exp, portable
  *     and AVX-512, bitwise equal;
+ *   - a fused channel shuffle (fuse_shuffle.c, carried by a Gather node)
+ *     copies each output channel once, from the Concat's input holding it;
  *   - a 2-D transpose (the [C][HW] <-> [HW][C] pair around a head's
  *     softmax) goes in 16 x 16 tiles (AVX-512: in registers), a nearest Resize copies rows and
  *     doubles columns instead of interpolating, a constant Pad of the last
@@ -959,6 +961,32 @@ static void run_gather(const op_ctx *c) {
         }
 }
 
+/* A fused channel shuffle (fuse_shuffle.c): each output channel of each
+ * image copied once, straight from the input holding that channel of the
+ * concatenation. */
+static void run_shuffle(const op_ctx *c, const fa_nn_shuffle *sh) {
+    const fa_nn_shape *x = ish(c, 0);
+    size_t es = esize(c);
+    int64_t inner = prod(x, 2, x->rank), first[FA_NN_MAX_IO + 1] = {0};
+    for (int i = 0; i < c->nd->n_in; i++)
+        first[i + 1] = first[i] + ish(c, i)->d[1];
+    const int64_t *src = sh->src;
+    for (int o = 0; o < c->nd->n_out; src += sh->channels[o], o++) {
+        char *y = out(c, o);
+        int64_t k_out = sh->channels[o];
+        for (int64_t n = 0; n < x->d[0]; n++)
+            for (int64_t k = 0; k < k_out; k++) {
+                int i = 0;
+                while (src[k] >= first[i + 1])
+                    i++;
+                int64_t c_in = first[i + 1] - first[i];
+                const char *xi =
+                    (const char *)in(c, i) + (size_t)((n * c_in + src[k] - first[i]) * inner) * es;
+                memcpy(y + (size_t)((n * k_out + k) * inner) * es, xi, (size_t)inner * es);
+            }
+    }
+}
+
 /* Constant Pad of only the last two dims (a detector's explicit pooling
  * pad): plane by plane, each output float written once. 0 when the pads
  * touch other dims (or are negative: cropping), for the generic path. */
@@ -1035,7 +1063,14 @@ int fa_nn_op_run(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *
     case FA_NN_OP_CONCAT: run_concat(&c); return 0;
     case FA_NN_OP_SPLIT: run_split(&c); return 0;
     case FA_NN_OP_TRANSPOSE: run_transpose(&c); return 0;
-    case FA_NN_OP_GATHER: run_gather(&c); return 0;
+    case FA_NN_OP_GATHER: {
+        const fa_nn_shuffle *sh = fa_nn_node_shuffle(g, nd);
+        if (sh)
+            run_shuffle(&c, sh);
+        else
+            run_gather(&c);
+        return 0;
+    }
     case FA_NN_OP_PAD: run_pad(&c); return 0;
     case FA_NN_OP_RESHAPE:
         if (bufs[nd->out[0]] != bufs[nd->in[0]])

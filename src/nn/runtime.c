@@ -149,7 +149,8 @@ static void model_info(fa_nn_model *m, const fa_nn_shape *shapes) {
         const fa_nn_node *nd = &g->nodes[n];
         if (nd->dead) continue;
         in->nodes++;
-        in->op_counts[nd->op]++;
+        if (fa_nn_node_shuffle(g, nd)) in->fused_shuffles++; /* a Gather carrying a fused shuffle */
+        else in->op_counts[nd->op]++;
         for (int i = 0; seen && i < nd->n_in; i++) {
             int id = nd->in[i];
             if (id < 0 || seen[id] || !g->tensors[id].data || g->tensors[id].dtype != FA_NN_FLOAT) continue;

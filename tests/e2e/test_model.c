@@ -58,6 +58,7 @@ static void test_info_and_bench(void **state) {
     assert_non_null(strstr(out, "output:   758 1x85x22x22\n"));
     assert_non_null(strstr(out, "MACs:     121.5 M per image\n"));
     assert_non_null(strstr(out, "precision: fp32\n"));
+    assert_non_null(strstr(out, ", 48 activations fused, 13 channel shuffles fused\n"));
     free(out), free(err);
     snprintf(args, sizeof args, "model bench '%s' --runs 3 --json --backend native", fa_test_data(FASTESTDET));
     assert_int_equal(run(args, &out, &err), 0);
