@@ -4,7 +4,8 @@
  * data. Integer arithmetic is exact, so the native kernels are compared
  * with a reference written here EXACTLY (same weight quantisation, int32
  * sums, the same fp32 output stage) for every instruction set the CPU has
- * (FA_NN_NATIVE_ISA=generic, avx2, and AVX-512 VNNI when present), fp32 or
+ * (FA_NN_NATIVE_ISA=generic, avx2, and AVX-512 VNNI when present, with
+ * and without AMX: FA_NN_Q8_AMX=0), fp32 or
  * int8 in and out, 1 and 3 threads of a pool. oneDNN's s8-in/s8-out op is
  * held to within one quantisation step of the native one (its rounding
  * and bias order differ). Every run gets exactly the workspace it asked
@@ -166,7 +167,9 @@ static void run(const fa_nn_backend *be, const tcase *t, int in_s8, int out_s8, 
     be->conv_free(c);
 }
 
-static const char *const ISAS[] = {"generic", "avx2", NULL}; /* NULL: the best the CPU has */
+/* NULL: the best the CPU has, with AMX (where present) and without (FA_NN_Q8_AMX=0: the VNNI GEMM) */
+static const char *const ISAS[] = {"generic", "avx2", NULL, NULL};
+static const int NO_AMX[] = {0, 0, 0, 1};
 
 static fa_nn_conv_params case_shape(int i) {
     switch (i) {
@@ -181,11 +184,18 @@ static fa_nn_conv_params case_shape(int i) {
     case 8: return shape(1, 64, 20, 20, 70, 1, 1, 0, 1, 1, FA_NN_ACT_LEAKY);   /* several column chunks */
     case 10: return shape(1, 5, 7, 70, 5, 3, 2, 1, 1, 5, FA_NN_ACT_LEAKY);     /* depthwise s2, 35 wide */
     case 11: return shape(1, 4, 5, 45, 4, 3, 1, 1, 1, 4, FA_NN_ACT_NONE);      /* depthwise s1, 45 wide */
-    default: return shape(1, 8, 6, 40, 16, 1, 1, 0, 1, 1, FA_NN_ACT_NONE);     /* wide row: 240 columns */
+    case 12: return shape(1, 6, 13, 52, 6, 3, 1, 0, 1, 6, FA_NN_ACT_RELU);   /* depthwise unpadded, 50 wide */
+    case 13: return shape(1, 5, 12, 21, 5, 3, 1, 2, 2, 5, FA_NN_ACT_LEAKY);  /* depthwise dilated */
+    case 14: return shape(2, 7, 17, 19, 7, 5, 2, 2, 1, 7, FA_NN_ACT_NONE);   /* depthwise 5x5 s2, odd rows */
+    case 15: return shape(1, 3, 9, 8, 3, 7, 1, 3, 1, 3, FA_NN_ACT_RELU);     /* depthwise 7x7 */
+    case 16: return shape(1, 200, 7, 9, 45, 1, 1, 0, 1, 1, FA_NN_ACT_LEAKY); /* K 200: several K blocks */
+    case 17: return shape(2, 22, 10, 7, 70, 1, 1, 0, 1, 2, FA_NN_ACT_RELU);  /* grouped pointwise */
+    case 18: return shape(1, 66, 3, 5, 33, 1, 1, 0, 1, 1, FA_NN_ACT_SIGMOID); /* sigmoid, 15 columns */
+    default: return shape(1, 8, 6, 40, 16, 1, 1, 0, 1, 1, FA_NN_ACT_NONE);    /* wide row: 240 columns */
     }
 }
 
-#define N_CASES 12
+#define N_CASES 19
 
 static void check_equal_q(const int8_t *a, const int8_t *b, size_t n, const char *what, int i) {
     for (size_t k = 0; k < n; k++)
@@ -231,6 +241,10 @@ static void test_native_int8_exact(void **state) {
             setenv("FA_NN_NATIVE_ISA", ISAS[s], 1);
         else
             unsetenv("FA_NN_NATIVE_ISA");
+        if (NO_AMX[s])
+            setenv("FA_NN_Q8_AMX", "0", 1);
+        else
+            unsetenv("FA_NN_Q8_AMX");
         for (int i = 0; i < N_CASES; i++) {
             tcase t;
             fa_nn_conv_params p = case_shape(i);
@@ -240,6 +254,7 @@ static void test_native_int8_exact(void **state) {
         }
     }
     unsetenv("FA_NN_NATIVE_ISA");
+    unsetenv("FA_NN_Q8_AMX");
     fa_pool_free(pool);
     print_message("cpu features: %s\n", fa_nn_cpu_features());
 }
