@@ -14,9 +14,11 @@
  * convs reading the stem's pooled output, whose per-tensor scale fits
  * channels of very different ranges, cost ~4 points of person AP alone),
  * and writes the INT8 model file (.fanq) that `detect --model X.fanq` runs.
- * The defaults (percentile 99.999, 4 convs kept fp32, up to 128 tiles: all
- * the pitch tiles of 10 frames) measured best on the labelled frames
- * (bench/RESULTS.md "INT8"); entropy clips too much on these nets.
+ * The defaults (percentile 99.999, 2 convs kept fp32, up to 128 tiles: all
+ * the pitch tiles of 10 frames) keep every AP figure of the labelled frames
+ * within 1 point of FP32 at 0.46x its time (bench/RESULTS.md "INT8"; 4
+ * convs kept gain ~0.5 point of person AP for 0.54x, because the next two
+ * break int8 chains); entropy clips too much on these nets.
  *
  * prune removes the lowest-ranked output channels of the prunable
  * convolutions (src/nn/prune.c) and reports what it costs and gains: MACs
@@ -156,7 +158,7 @@ static void quantize_help(FILE *out) {
             "  --method M        percentile (default), entropy (KL divergence, 2048-bin histograms), minmax\n"
             "  --percentile P    with --method percentile: the percentile of |x| kept (default 99.999)\n"
             "  --fp32-heads      keep the detection-head convolutions in fp32\n"
-            "  --fp32-convs N    keep the N most sensitive convolutions in fp32 (default 4; 0: none)\n"
+            "  --fp32-convs N    keep the N most sensitive convolutions in fp32 (default 2; 0: none)\n"
             "  --max-inputs N    calibrate on at most N tiles, spread over all frames (default 128)\n"
             "  --tiles T         auto (default), RxC or none, as 'detect --tiles'\n"
             "  --roi R           auto (default) or none, as 'detect --roi': tiles of the pitch only\n"
@@ -479,7 +481,7 @@ static int parse_tune(const char *sub, int argc, char **argv, tune_args *a, char
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *a = (tune_args){.backend = "auto", .tiles = "auto", .roi = "auto",
                      .method = strcmp(sub, "prune") ? FA_NN_CALIB_PERCENTILE : 0,
-                     .percentile = 99.999, .fp32_convs = 4, .max_inputs = 128, .runs = 30};
+                     .percentile = 99.999, .fp32_convs = 2, .max_inputs = 128, .runs = 30};
     int c;
     char *end;
     optind = 0; /* glibc: a full re-initialisation (the command line was scanned before) */
