@@ -170,20 +170,31 @@ static int parse_option(analyze_cli *c, int opt, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, analyze_cli *c) {
-    static const struct option longs[] = {
-        {"out", required_argument, NULL, 'o'},        {"force", no_argument, NULL, 'f'},
-        {"db", required_argument, NULL, 'd'},         {"calib", required_argument, NULL, 'c'},
-        {"points", required_argument, NULL, 'P'},     {"pitch", required_argument, NULL, 'L'},
-        {"no-refine", no_argument, NULL, 'n'},        {"model", required_argument, NULL, 'm'},
-        {"precision", required_argument, NULL, 'p'},  {"backend", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 'T'},    {"detect-fps", required_argument, NULL, 'F'},
-        {"detect-width", required_argument, NULL, 'W'}, {"tiles", required_argument, NULL, 't'},
-        {"roi", required_argument, NULL, 'r'},        {"duration", required_argument, NULL, 'D'},
-        {"ladder", required_argument, NULL, 'l'},     {"preset", required_argument, NULL, 's'},
-        {"hwaccel", required_argument, NULL, 'w'},    {"overlay", required_argument, NULL, 'O'},
-        {"radar", required_argument, NULL, 'R'},
-        {"progress", required_argument, NULL, 'g'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"out", required_argument, NULL, 'o'},
+                                          {"force", no_argument, NULL, 'f'},
+                                          {"db", required_argument, NULL, 'd'},
+                                          {"calib", required_argument, NULL, 'c'},
+                                          {"points", required_argument, NULL, 'P'},
+                                          {"pitch", required_argument, NULL, 'L'},
+                                          {"no-refine", no_argument, NULL, 'n'},
+                                          {"model", required_argument, NULL, 'm'},
+                                          {"precision", required_argument, NULL, 'p'},
+                                          {"backend", required_argument, NULL, 'b'},
+                                          {"threads", required_argument, NULL, 'T'},
+                                          {"detect-fps", required_argument, NULL, 'F'},
+                                          {"detect-width", required_argument, NULL, 'W'},
+                                          {"tiles", required_argument, NULL, 't'},
+                                          {"roi", required_argument, NULL, 'r'},
+                                          {"duration", required_argument, NULL, 'D'},
+                                          {"ladder", required_argument, NULL, 'l'},
+                                          {"preset", required_argument, NULL, 's'},
+                                          {"hwaccel", required_argument, NULL, 'w'},
+                                          {"overlay", required_argument, NULL, 'O'},
+                                          {"radar", required_argument, NULL, 'R'},
+                                          {"progress", required_argument, NULL, 'g'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "ho:", longs, NULL)) != -1) {
         if (opt == 'h') return help(stdout), -1;
@@ -233,7 +244,8 @@ static int calibrate(analyze_cli *c, fa_calib *cal, int *have, fa_calib_refine_s
     int rc = first_frame(c->a.input, &img);
     if (!rc && c->calib_file) {
         rc = fa_calib_load(c->calib_file, cal);
-        if (!rc && (cal->img_w != img.w || cal->img_h != img.h)) rc = rescale(c->calib_file, cal, img.w, img.h);
+        if (!rc && (cal->img_w != img.w || cal->img_h != img.h))
+            rc = rescale(c->calib_file, cal, img.w, img.h);
     } else if (!rc) {
         fa_calib_point pts[FA_CALIB_MAX_POINTS];
         size_t n = 0;
@@ -268,8 +280,11 @@ static int store(const analyze_cli *c, const fa_analyze_result *r, fa_calib *cal
     rc = fa_store_import_begin(db, &imp);
     fa_collector col;
     fa_collector_init(&col, rc ? NULL : fa_store_import_sink(imp));
-    fa_analyze_emit_opts eo = {.pitch = cal->pitch, .map = fa_calib_map, .map_user = cal,
-                               .team = fa_analyze_team, .team_user = (void *)(uintptr_t)r};
+    fa_analyze_emit_opts eo = {.pitch = cal->pitch,
+                               .map = fa_calib_map,
+                               .map_user = cal,
+                               .team = fa_analyze_team,
+                               .team_user = (void *)(uintptr_t)r};
     if (!rc) rc = fa_analyze_emit(&c->a, r, &eo, &col.sink, &out->emit);
     fa_aggregates agg = {0};
     if (!rc) rc = fa_analyze_match(&col, &config, &agg);
@@ -296,8 +311,11 @@ static int store(const analyze_cli *c, const fa_analyze_result *r, fa_calib *cal
 static int write_radar(const analyze_cli *c, const fa_analyze_result *r, fa_calib *cal) {
     fa_radar *rd = fa_radar_open(c->radar);
     if (!rd) return fa_err_code();
-    fa_analyze_emit_opts eo = {.pitch = cal->pitch, .map = fa_calib_map, .map_user = cal,
-                               .team = fa_analyze_team, .team_user = (void *)(uintptr_t)r};
+    fa_analyze_emit_opts eo = {.pitch = cal->pitch,
+                               .map = fa_calib_map,
+                               .map_user = cal,
+                               .team = fa_analyze_team,
+                               .team_user = (void *)(uintptr_t)r};
     fa_analyze_emit_stats st;
     int rc = fa_analyze_emit(&c->a, r, &eo, fa_radar_sink(rd), &st);
     int close_rc = fa_radar_close(rd, rc == 0);
@@ -311,8 +329,8 @@ static void print_text(const analyze_cli *c, const fa_analyze_result *r, const f
     const fa_transcode_result *t = &r->transcode;
     printf("analysed %s: %.1f s of %dx%d video in %.1f s\n", c->a.input, t->media_s, t->source.display_width,
            t->source.display_height, t->wall_s);
-    printf("  streaming:   %s (%d renditions, %d segments each, %s)\n", c->a.out_dir, t->ladder.n, t->segments,
-           t->video_encoder);
+    printf("  streaming:   %s (%d renditions, %d segments each, %s)\n", c->a.out_dir, t->ladder.n,
+           t->segments, t->video_encoder);
     printf("  detection:   %lld frames at %.3g fps, %dx%d, %zu boxes, %.1f s in the detector\n",
            (long long)r->frames, c->a.detect_fps, r->feed_w, r->feed_h, r->detections, r->detect_s);
     printf("  tracking:    %zu tracks\n", r->tracks.n_tracks);
@@ -328,14 +346,19 @@ static void print_text(const analyze_cli *c, const fa_analyze_result *r, const f
         printf("  calibration: none: tracking NOT stored (give --calib FILE or --points)\n");
         return;
     }
-    printf("  calibration: %zu points, reprojection RMS %.2f px / %.2f m%s", cal->npoints, cal->rms_px, cal->rms_m,
-           cal->distortion_fitted ? ", lens distortion fitted" : "");
-    if (rs->samples) printf("; line refinement %s (%.2f -> %.2f px)", rs->accepted ? "kept" : "not kept",
-                            rs->err_before, rs->err_after);
-    printf("\n  stored:      match %lld%s: %zu players, %zu frames, %zu positions (%zu off the pitch left out), "
-           "%zu ball positions, %zu metrics\n",
-           (long long)st->match_id, st->replaced ? " (replaced the earlier analysis)" : "", st->emit.players,
-           st->emit.frames, st->emit.samples, st->emit.off_pitch, st->emit.ball_samples, st->metrics);
+    printf("  calibration: %zu points, reprojection RMS %.2f px / %.2f m%s", cal->npoints, cal->rms_px,
+           cal->rms_m, cal->distortion_fitted ? ", lens distortion fitted" : "");
+    if (rs->samples)
+        printf("; line refinement %s (%.2f -> %.2f px)", rs->accepted ? "kept" : "not kept", rs->err_before,
+               rs->err_after);
+    printf(
+        "\n  stored:      match %lld%s: %zu players, %zu frames, %zu positions (%zu off the pitch left out), "
+        "%zu ball positions, %zu metrics\n",
+        (long long)st->match_id, st->replaced ? " (replaced the earlier analysis)" : "", st->emit.players,
+        st->emit.frames, st->emit.samples, st->emit.off_pitch, st->emit.ball_samples, st->metrics);
+    if (st->emit.off_pitch_people)
+        printf("  left out:    %zu tracked people standing off the pitch (spectators, staff)\n",
+               st->emit.off_pitch_people);
 }
 
 static void print_json(const analyze_cli *c, const fa_analyze_result *r, const fa_calib *cal, int have_cal,
@@ -344,14 +367,14 @@ static void print_json(const analyze_cli *c, const fa_analyze_result *r, const f
     printf("{\"event\":\"done\",\"media_s\":%.3f,\"wall_s\":%.3f,\"frames\":%lld,\"detections\":%zu,"
            "\"detect_s\":%.3f,\"track_s\":%.3f,\"tracks\":%zu,\"teams\":%s,\"similar_kits\":%s,"
            "\"separation\":%.3f,\"calibrated\":%s",
-           t->media_s, t->wall_s, (long long)r->frames, r->detections, r->detect_s, r->track_s, r->tracks.n_tracks,
-           r->teams ? "true" : "false", r->teams_summary.similar ? "true" : "false",
+           t->media_s, t->wall_s, (long long)r->frames, r->detections, r->detect_s, r->track_s,
+           r->tracks.n_tracks, r->teams ? "true" : "false", r->teams_summary.similar ? "true" : "false",
            (double)r->teams_summary.separation, have_cal ? "true" : "false");
     if (have_cal)
         printf(",\"rms_px\":%.3f,\"rms_m\":%.3f,\"match_id\":%lld,\"players\":%zu,\"samples\":%zu,"
-               "\"off_pitch\":%zu,\"metrics\":%zu",
+               "\"off_pitch\":%zu,\"off_pitch_people\":%zu,\"metrics\":%zu",
                cal->rms_px, cal->rms_m, (long long)st->match_id, st->emit.players, st->emit.samples,
-               st->emit.off_pitch, st->metrics);
+               st->emit.off_pitch, st->emit.off_pitch_people, st->metrics);
     (void)c;
     printf("}\n");
 }
@@ -374,11 +397,15 @@ static int run(analyze_cli *c) {
     int have_cal = 0, status = 0;
     fa_analyze_result r = {0};
     stored st = {0};
-    if (calibrate(c, cal, &have_cal, &rs) || fa_analyze_video(&c->a, &r)) status = fa_cli_fail("analyze");
+    int rc = calibrate(c, cal, &have_cal, &rs);
+    if (!rc && have_cal) c->a.map = fa_calib_map, c->a.map_user = cal; /* people off the pitch: not players */
+    if (rc || fa_analyze_video(&c->a, &r)) status = fa_cli_fail("analyze");
     if (c->progress.bar_drawn) fputc('\n', stderr);
     if (!status && r.tracks.n_tracks == 0) {
-        fa_err_set(FA_EINVAL, "%s: no players found in the %lld frames detected: nothing to store (the package "
-                   "is in %s)", c->a.input, (long long)r.frames, c->a.out_dir);
+        fa_err_set(FA_EINVAL,
+                   "%s: no players found in the %lld frames detected: nothing to store (the package "
+                   "is in %s)",
+                   c->a.input, (long long)r.frames, c->a.out_dir);
         status = fa_cli_fail("analyze");
     }
     if (!status && c->overlay &&
@@ -387,8 +414,10 @@ static int run(analyze_cli *c) {
     if (!status && c->radar && write_radar(c, &r, cal)) status = fa_cli_fail("analyze");
     if (!status && have_cal && store(c, &r, cal, &st)) status = fa_cli_fail("analyze");
     if (!status) {
-        if (c->json) print_json(c, &r, cal, have_cal, &st);
-        else print_text(c, &r, cal, have_cal, &rs, &st);
+        if (c->json)
+            print_json(c, &r, cal, have_cal, &st);
+        else
+            print_text(c, &r, cal, have_cal, &rs, &st);
     }
     fa_analyze_result_free(&r);
     free(cal);
@@ -404,7 +433,8 @@ int fa_cmd_analyze(int argc, char **argv) {
         free(c);
         return rc < 0 ? 0 : rc;
     }
-    c->a.model = fa_cli_model_path(c->a.model ? c->a.model : DEFAULT_MODEL, c->model_buf, sizeof c->model_buf);
+    c->a.model =
+        fa_cli_model_path(c->a.model ? c->a.model : DEFAULT_MODEL, c->model_buf, sizeof c->model_buf);
     if (!c->a.out_dir) {
         snprintf(c->out_buf, sizeof c->out_buf, "%s", fa_path_base(c->a.input));
         char *dot = strrchr(c->out_buf, '.');

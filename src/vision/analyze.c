@@ -10,6 +10,13 @@
  * the two stages overlap instead of adding up, and the feed's bounded
  * queue slows the decoder down when detection lags (memory stays bounded).
  *
+ * Kits are described on the feed thread while the frame is at hand, but
+ * handed to the team model only after tracking, by (frame, detection), so
+ * they count under the final track ids (stitching renumbers tracklets);
+ * with the calibration known before the run, people whose feet stand off
+ * the pitch (spectators on the steps, coaches) are left out of the team
+ * model, and out of the emitted players.
+ *
  * Frames are numbered 0, 1, 2 ... at the detection rate; the tracker's fps
  * is that rate. Boxes stay in feed pixels until the output, where the foot
  * point (bottom centre of a player's box: the point on the ground) is
@@ -26,6 +33,7 @@
 
 #define DEFAULT_FPS 5.0
 #define MAX_FEED_WIDTH 1536
+#define GRASS_INTERVAL_S 1.0 /* the grass colour is estimated again after this much video */
 
 void fa_analyze_opts_default(fa_analyze_opts *o) {
     memset(o, 0, sizeof *o);
@@ -45,12 +53,27 @@ void fa_analyze_result_free(fa_analyze_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* One tracked person's kit in one frame, keyed by the frame and the index
+ * of its detection: the tracker's post passes renumber tracks (a stitched
+ * tracklet takes its predecessor's id) but keep these two, so the kits are
+ * handed to the team model under the final ids once tracking is done. */
+typedef struct kit_rec {
+    int64_t frame;
+    int det;
+    int off_pitch; /* the foot point maps off the pitch (opts map) */
+    float x;       /* position along the pitch: metres with a map, else image x */
+    fa_kit_desc kit;
+} kit_rec;
+
 typedef struct run_state {
     const fa_analyze_opts *o;
     fa_analyze_result *r;
     fa_detector *det;
     fa_tracker *trk;
     fa_teams_grass grass;
+    double grass_t; /* when the grass colour was last estimated (seconds of video) */
+    kit_rec *kits;  /* every tracked person's kit, in frame order */
+    size_t n_kits, kits_cap;
     fa_detections dets;
     float *app;
     size_t app_cap;
@@ -64,20 +87,68 @@ static int note_time(run_state *s, double t) {
     return 0;
 }
 
-/* Each tracked player's kit, from the detection's box, for the team model
- * (x: the box centre along the image, a fixed camera's pitch axis). */
-static int observe_kits(run_state *s, const fa_video_frame *f, const fa_track_obs *tracked, size_t n) {
-    int rc = fa_teams_grass_estimate(f->rgb, f->width, f->height, (size_t)f->stride, &s->grass);
+/* Where a person's foot point lies: *x along the pitch (metres with the
+ * map, else the box centre's image x) and whether the map refuses it. */
+static int foot_position(const run_state *s, const float box[4], float *x) {
+    *x = (box[0] + box[2]) / 2;
+    if (!s->o->map) return 0;
+    double u = (double)*x * s->r->scale, v = (double)box[3] * s->r->scale, px = 0, py = 0;
+    if (s->o->map(s->o->map_user, u, v, &px, &py) != 0 || !isfinite(px)) return 1;
+    *x = (float)px;
+    return 0;
+}
+
+/* Each tracked person's kit, from the detection's box, recorded by frame
+ * and detection (handed to the team model after tracking: see kit_rec). */
+static int record_kits(run_state *s, const fa_video_frame *f, const fa_track_obs *tracked, size_t n) {
+    int rc = 0;
+    if (s->r->frames == 0 || f->t - s->grass_t >= GRASS_INTERVAL_S) { /* the grass changes slowly */
+        rc = fa_teams_grass_estimate(f->rgb, f->width, f->height, (size_t)f->stride, &s->grass);
+        s->grass_t = f->t;
+    }
     for (size_t i = 0; !rc && i < n; i++) {
         const fa_track_obs *ob = &tracked[i];
         if (ob->id == FA_TRACK_BALL_ID || ob->det < 0) continue;
+        if (fa_grow(&s->kits, &s->kits_cap, s->n_kits + 1, sizeof *s->kits)) return FA_ENOMEM;
+        kit_rec *k = &s->kits[s->n_kits];
         const float *box = s->dets.v[ob->det].box;
-        fa_kit_desc kit;
-        rc = fa_teams_describe(f->rgb, f->width, f->height, (size_t)f->stride, box, &s->grass, &kit);
-        float x = (box[0] + box[2]) / 2;
-        if (rc >= 0) rc = fa_teams_observe(s->r->teams, ob->id, f->index, &kit, &x);
+        rc = fa_teams_describe(f->rgb, f->width, f->height, (size_t)f->stride, box, &s->grass, &k->kit);
+        if (rc < 0) break;
+        rc = 0;
+        k->frame = f->index, k->det = ob->det;
+        k->off_pitch = foot_position(s, box, &k->x);
+        s->n_kits++;
     }
     return rc < 0 ? rc : 0;
+}
+
+/* The recorded kit of detection det in frame, NULL when none (kits are in frame order). */
+static const kit_rec *find_kit(const run_state *s, int64_t frame, int det) {
+    size_t lo = 0, hi = s->n_kits;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->kits[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < s->n_kits && s->kits[lo].frame == frame; lo++)
+        if (s->kits[lo].det == det) return &s->kits[lo];
+    return NULL;
+}
+
+/* The recorded kits to the team model under the final track ids, leaving
+ * out the people standing off the pitch. */
+static int observe_kits(const run_state *s, fa_analyze_result *r) {
+    for (size_t i = 0; i < r->tracks.n_obs; i++) {
+        const fa_track_obs *ob = &r->tracks.obs[i];
+        if (ob->id == FA_TRACK_BALL_ID || ob->det < 0) continue;
+        const kit_rec *k = find_kit(s, ob->frame, ob->det);
+        if (!k || k->off_pitch) continue;
+        int rc = fa_teams_observe(r->teams, ob->id, ob->frame, &k->kit, &k->x);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* The feed consumer: detect, describe each person's torso, track. */
@@ -88,7 +159,8 @@ static int on_feed_frame(const fa_video_frame *f, void *user) {
     double t0 = fa_clock_now();
     int rc = fa_detector_run(s->det, &img, &s->dets, NULL);
     double t1 = fa_clock_now();
-    if (!rc) rc = fa_grow(&s->app, &s->app_cap, (s->dets.n ? s->dets.n : 1) * FA_TRACK_APP_DIM, sizeof *s->app);
+    if (!rc)
+        rc = fa_grow(&s->app, &s->app_cap, (s->dets.n ? s->dets.n : 1) * FA_TRACK_APP_DIM, sizeof *s->app);
     for (size_t i = 0; !rc && i < s->dets.n; i++) {
         float *row = s->app + i * FA_TRACK_APP_DIM;
         memset(row, 0, FA_TRACK_APP_DIM * sizeof *row);
@@ -99,7 +171,7 @@ static int on_feed_frame(const fa_video_frame *f, void *user) {
     const fa_track_obs *tracked = NULL;
     size_t n_tracked = 0;
     if (!rc) rc = fa_tracker_update(s->trk, f->index, s->dets.v, s->dets.n, s->app, &tracked, &n_tracked);
-    if (!rc) rc = observe_kits(s, f, tracked, n_tracked);
+    if (!rc) rc = record_kits(s, f, tracked, n_tracked);
     r->detect_s += t1 - t0;
     r->track_s += fa_clock_now() - t1;
     if (!rc) rc = note_time(s, f->t);
@@ -179,10 +251,12 @@ int fa_analyze_video(const fa_analyze_opts *o, fa_analyze_result *r) {
     if (!rc && r->frames == 0)
         rc = fa_err_set(FA_EINVAL, "%s: the video gave no frames to analyse", o->input);
     if (!rc) rc = fa_tracker_finish(s.trk, &r->tracks);
+    if (!rc) rc = observe_kits(&s, r);
     if (!rc) fit_teams(r);
     fa_detector_free(s.det);
     fa_tracker_free(s.trk);
     fa_detections_free(&s.dets);
+    free(s.kits);
     free(s.app);
     return rc;
 }
@@ -211,18 +285,49 @@ static void match_id(const char *input, char *out, size_t size) {
     if (dot && dot != out) *dot = '\0';
 }
 
-/* Whether track id is emitted (enough detected boxes). */
-static int kept(const fa_analyze_result *r, int id, int min_hits) {
-    for (size_t i = 0; i < r->tracks.n_tracks; i++)
-        if (r->tracks.tracks[i].id == id) return r->tracks.tracks[i].hits >= min_hits;
+enum { KEEP_NONE, KEEP_PLAYER, KEEP_OFF_PITCH };
+
+/* Index of track id in r->tracks.tracks (sorted by id), -1 when absent. */
+static long track_index(const fa_analyze_result *r, int id) {
+    size_t lo = 0, hi = r->tracks.n_tracks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->tracks.tracks[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->tracks.n_tracks && r->tracks.tracks[lo].id == id ? (long)lo : -1;
+}
+
+/* Which tracks are emitted: keep[i] for r->tracks.tracks[i] is KEEP_PLAYER
+ * when it has min_hits detected boxes and at most half of them have their
+ * foot point off the pitch, KEEP_OFF_PITCH when more (someone standing
+ * beside the pitch, not a player), KEEP_NONE with fewer boxes. */
+static int kept_tracks(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, int min_hits,
+                       unsigned char *keep, fa_analyze_emit_stats *st) {
+    int *off = fa_calloc(r->tracks.n_tracks ? r->tracks.n_tracks : 1, sizeof *off);
+    if (!off) return FA_ENOMEM;
+    for (size_t i = 0; i < r->tracks.n_obs; i++) {
+        const fa_track_obs *ob = &r->tracks.obs[i];
+        long k = ob->id == FA_TRACK_BALL_ID || ob->det < 0 ? -1 : track_index(r, ob->id);
+        double x, y, u = (ob->box[0] + ob->box[2]) / 2 * r->scale;
+        if (k >= 0 && eo->map(eo->map_user, u, ob->box[3] * r->scale, &x, &y) != 0) off[k]++;
+    }
+    for (size_t i = 0; i < r->tracks.n_tracks; i++) {
+        const fa_tracklet *tk = &r->tracks.tracks[i];
+        keep[i] = tk->hits < min_hits ? KEEP_NONE : 2 * off[i] <= tk->hits ? KEEP_PLAYER : KEEP_OFF_PITCH;
+        st->off_pitch_people += keep[i] == KEEP_OFF_PITCH;
+    }
+    free(off);
     return 0;
 }
 
-static int emit_players(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, int min_hits,
+static int emit_players(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, const unsigned char *keep,
                         const fa_sink *sink, fa_analyze_emit_stats *st) {
     for (size_t i = 0; i < r->tracks.n_tracks; i++) {
         const fa_tracklet *tk = &r->tracks.tracks[i];
-        if (tk->hits < min_hits) continue;
+        if (keep[i] != KEEP_PLAYER) continue;
         fa_player p;
         fa_player_init(&p);
         snprintf(p.id, sizeof p.id, "track-%d", tk->id);
@@ -245,8 +350,8 @@ typedef struct frame_buf {
 } frame_buf;
 
 /* One processed frame's observations obs[0..n) into a frame. */
-static int emit_frame(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, int min_hits, int64_t frame,
-                      const fa_track_obs *obs, size_t n, frame_buf *fb, const fa_sink *sink,
+static int emit_frame(const fa_analyze_result *r, const fa_analyze_emit_opts *eo, const unsigned char *keep,
+                      int64_t frame, const fa_track_obs *obs, size_t n, frame_buf *fb, const fa_sink *sink,
                       fa_analyze_emit_stats *st) {
     fa_frame f;
     fa_frame_init(&f);
@@ -261,7 +366,9 @@ static int emit_frame(const fa_analyze_result *r, const fa_analyze_emit_opts *eo
                 f.ball_x = (float)x, f.ball_y = (float)y, st->ball_samples++;
             continue;
         }
-        if (f.n == FA_FRAME_MAX_PLAYERS || !kept(r, ob->id, min_hits)) continue;
+        long k = track_index(r, ob->id);
+        st->off_pitch += k >= 0 && keep[k] == KEEP_OFF_PITCH;
+        if (f.n == FA_FRAME_MAX_PLAYERS || k < 0 || keep[k] != KEEP_PLAYER) continue;
         if (eo->map(eo->map_user, u, ob->box[3] * r->scale, &x, &y) != 0) {
             st->off_pitch++;
             continue;
@@ -300,7 +407,10 @@ int fa_analyze_emit(const fa_analyze_opts *o, const fa_analyze_result *r, const 
     snprintf(m.teams[1].id, sizeof m.teams[1].id, "team-b");
     snprintf(m.source, sizeof m.source, "%s", fa_path_base(o->input));
     int rc = sink->begin ? sink->begin(sink->ud, &m) : 0;
-    if (!rc) rc = emit_players(r, eo, min_hits, sink, st);
+    unsigned char *keep = rc ? NULL : fa_malloc(r->tracks.n_tracks ? r->tracks.n_tracks : 1);
+    if (!rc && !keep) rc = FA_ENOMEM;
+    if (!rc) rc = kept_tracks(r, eo, min_hits, keep, st);
+    if (!rc) rc = emit_players(r, eo, keep, sink, st);
     frame_buf *fb = rc ? NULL : fa_malloc(sizeof *fb);
     if (!rc && !fb) rc = FA_ENOMEM;
     size_t i = 0;
@@ -309,10 +419,11 @@ int fa_analyze_emit(const fa_analyze_opts *o, const fa_analyze_result *r, const 
         size_t j = i;
         while (j < r->tracks.n_obs && r->tracks.obs[j].frame == frame)
             j++;
-        rc = emit_frame(r, eo, min_hits, frame, r->tracks.obs + i, j - i, fb, sink, st);
+        rc = emit_frame(r, eo, keep, frame, r->tracks.obs + i, j - i, fb, sink, st);
         i = j;
     }
     free(fb);
+    free(keep);
     if (!rc && sink->end) rc = sink->end(sink->ud, &m);
     return rc;
 }

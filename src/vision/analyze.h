@@ -23,6 +23,11 @@
 #include "vision/teams.h"
 #include "vision/tracker.h"
 
+/* Maps a point of the SOURCE picture (pixels) to pitch metres (model
+ * convention). Returns 0, or non-zero when the point is not on the pitch
+ * (above the horizon, far outside the lines): the sample is then left out. */
+typedef int (*fa_pitch_map_fn)(void *user, double u, double v, double *x, double *y);
+
 typedef struct fa_analyze_opts {
     const char *input;   /* the video */
     const char *out_dir; /* the HLS + DASH package (fa_transcode's out_dir) */
@@ -47,6 +52,14 @@ typedef struct fa_analyze_opts {
     int (*on_frame)(void *user, const fa_video_frame *f, const fa_detections *dets, const fa_track_obs *tracked,
                     size_t n_tracked);
     void *on_frame_user;
+    /* The pitch calibration, when known before the run (may be NULL): a
+     * person whose foot point (bottom centre of the box) maps off the pitch
+     * is a spectator, substitute or coach, not a player, so those kit
+     * observations are kept out of the team model (a track seen only off
+     * the pitch gets no role), and the team model's positions are metres
+     * along the pitch instead of image x. */
+    fa_pitch_map_fn map;
+    void *map_user;
 } fa_analyze_opts;
 
 /* Defaults: 5 fps, tiles auto with the pitch ROI, tracker defaults. */
@@ -75,11 +88,6 @@ void fa_analyze_result_free(fa_analyze_result *r);
  * detector's or tracker's, prefixed with the frame). */
 int fa_analyze_video(const fa_analyze_opts *o, fa_analyze_result *r);
 
-/* Maps a point of the SOURCE picture (pixels) to pitch metres (model
- * convention). Returns 0, or non-zero when the point is not on the pitch
- * (above the horizon, far outside the lines): the sample is then left out. */
-typedef int (*fa_pitch_map_fn)(void *user, double u, double v, double *x, double *y);
-
 /* A track's team and role for the output (fa_side, and a position name
  * such as "goalkeeper", "referee" or "" for an outfield player). */
 typedef void (*fa_track_team_fn)(void *user, int track_id, fa_side *side, const char **position);
@@ -104,12 +112,16 @@ typedef struct fa_analyze_emit_stats {
     size_t players;       /* tracks emitted as players */
     size_t frames;        /* frames emitted */
     size_t samples;       /* player positions emitted */
-    size_t off_pitch;     /* positions the map refused */
+    size_t off_pitch;     /* positions the map refused, and those of the off-pitch people */
+    size_t off_pitch_people; /* tracks left out: most foot points off the pitch (not players) */
     size_t ball_samples;  /* frames with a ball position */
 } fa_analyze_emit_stats;
 
 /* Streams r into sink as provider tracking: begin (provider "video", the
- * frame rate of the detection), one player per kept track ("track-<id>"),
+ * frame rate of the detection), one player per kept track ("track-<id>":
+ * at least min_hits detected boxes, at most half of them with the foot
+ * point off the pitch: spectators, coaches and substitutes beside it are
+ * not players),
  * one frame per processed frame (period 1; each player's foot point, the
  * bottom centre of its box, mapped to metres; the ball's centre when seen
  * or interpolated), end. 0, FA_EINVAL (no mapping), or the sink's return. */

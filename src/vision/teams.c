@@ -19,6 +19,15 @@
  *     track weighs 1 in total so a player seen 100 times does not outvote
  *     ten players seen 10 times. Restarts from k-means++ seeds with a fixed
  *     xorshift seed make it robust and reproducible.
+ *   - Two-faced kits. Under a blue sky a white shirt's shaded side is a
+ *     purplish blue and its lit side white; the torso's 2-means splits them
+ *     and the kit colour flips between the two from frame to frame. The
+ *     team's observations then spread wide (the real SoccerTrack clip:
+ *     observation cut-off about 25 where a black referee stood 25-29
+ *     away). So outlier tracks are also judged per track: a player's
+ *     median distance is small (most frames show the face the fit saw
+ *     most), a referee's is large in every frame; and an observation whose
+ *     kit colour is unexplained votes with its torso's other colour.
  *   - Similar kits. When the centres are close relative to the spreads,
  *     any split is a guess; the fit says so (similar = 1) and every team
  *     vote is turned into unknown instead of a coin toss.
@@ -43,7 +52,9 @@
 #define TORSO_ITERS 8  /* Lloyd iterations of the torso 2-means */
 #define TORSO_MERGE 12 /* torso clusters closer than this (Lab) are one colour */
 #define N_ROLES 7
-#define FIT_MAX_POINTS 20000 /* observations a fit uses at most, about (k-means cost) */
+#define FIT_MAX_POINTS 20000  /* observations a fit uses at most, about (k-means cost) */
+#define GROUP_PREFER 0.5f     /* a team's observation this much nearer to a group is the group's */
+#define OTHER_MIN_SHARE 0.25f /* a torso's other colour votes (see vote_of) when it covers this much */
 
 /* ---------------------------------------------------------------- colour */
 
@@ -94,16 +105,47 @@ static int check_image(const char *fn, const uint8_t *rgb, int w, int h, size_t 
 
 /* ----------------------------------------------------------------- grass */
 
+static void swap_float(float *a, float *b) {
+    float t = *a;
+    *a = *b, *b = t;
+}
+
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
 }
 
-/* Median of v[0..n) (sorts v). */
+/* Moves the k-th smallest of v[0..n) to v[k], smaller ones before it and
+ * larger ones after (Wirth's selection): O(n) on
+ * average where sorting the ~100 000 grass samples of every frame five
+ * times was a tenth of the whole analysis' CPU. Values must not be NaN. */
+static void select_kth(float *v, size_t n, size_t k) {
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (lo < hi) { /* Wirth's selection: v[lo..hi] holds the k-th smallest */
+        float pivot = v[kk];
+        ptrdiff_t i = lo, j = hi;
+        do {
+            while (v[i] < pivot)
+                i++;
+            while (pivot < v[j])
+                j--;
+            if (i <= j) swap_float(v + i++, v + j--);
+        } while (i <= j);
+        if (j < kk) lo = i;
+        if (kk < i) hi = j;
+    }
+}
+
+/* Median of v[0..n) (reorders v); the mean of the two middle values when n is even. */
 static float median(float *v, size_t n) {
     if (!n) return 0;
-    qsort(v, n, sizeof *v, cmp_float);
-    return n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]);
+    select_kth(v, n, n / 2);
+    float upper = v[n / 2];
+    if (n % 2) return upper;
+    float lower = v[0]; /* the largest of the lower half, which select_kth left before n / 2 */
+    for (size_t i = 1; i < n / 2; i++)
+        if (v[i] > lower) lower = v[i];
+    return 0.5f * (lower + upper);
 }
 
 /* Collects the Lab of the green-led samples into l, a, b; returns the count. */
@@ -379,7 +421,9 @@ typedef struct obs {
     int id;
     int next; /* next observation of the same track, -1 at the end */
     int64_t frame;
-    float lab[3];
+    float lab[3];   /* the kit's colour */
+    float other[3]; /* the torso's other colour and its share (0: none) */
+    float other_share;
     float x;
     int has_x;
 } obs;
@@ -457,15 +501,18 @@ static int check_desc(int id, int64_t frame, const fa_kit_desc *d, const float *
     if (!d)
         return fa_err_set(FA_EINVAL, "fa_teams_observe: track %d frame %lld: NULL descriptor", id,
                           (long long)frame);
-    for (int k = 0; k < 3; k++)
-        if (!isfinite(d->lab[0][k]) || fabsf(d->lab[0][k]) > 1000)
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 3; k++)
+            if (!isfinite(d->lab[c][k]) || fabsf(d->lab[c][k]) > 1000)
+                return fa_err_set(FA_EINVAL,
+                                  "fa_teams_observe: track %d frame %lld: colour %d component %d is %g, "
+                                  "expected a finite Lab value",
+                                  id, (long long)frame, c, k, (double)d->lab[c][k]);
+    for (int c = 0; c < 2; c++)
+        if (!isfinite(d->share[c]) || d->share[c] < 0 || d->share[c] > 1)
             return fa_err_set(FA_EINVAL,
-                              "fa_teams_observe: track %d frame %lld: colour component %d is %g, "
-                              "expected a finite Lab value",
-                              id, (long long)frame, k, (double)d->lab[0][k]);
-    if (!isfinite(d->share[0]) || d->share[0] < 0 || d->share[0] > 1)
-        return fa_err_set(FA_EINVAL, "fa_teams_observe: track %d frame %lld: share %g, expected 0..1", id,
-                          (long long)frame, (double)d->share[0]);
+                              "fa_teams_observe: track %d frame %lld: share %d is %g, expected 0..1", id,
+                              (long long)frame, c, (double)d->share[c]);
     if (x && (!isfinite(*x) || fabsf(*x) > 1e7f))
         return fa_err_set(FA_EINVAL, "fa_teams_observe: track %d frame %lld: position %g, expected finite",
                           id, (long long)frame, (double)*x);
@@ -480,7 +527,10 @@ int fa_teams_observe(fa_teams *t, int track_id, int64_t frame, const fa_kit_desc
     if ((rc = grow_tracks(t, track_id)) || (rc = grow_obs(t))) return rc;
     int i = (int)t->n_obs++;
     obs *o = &t->obs[i];
-    *o = (obs){track_id, -1, frame, {d->lab[0][0], d->lab[0][1], d->lab[0][2]}, x ? *x : 0, x != NULL};
+    *o = (obs){.id = track_id, .next = -1, .frame = frame, .x = x ? *x : 0, .has_x = x != NULL};
+    memcpy(o->lab, d->lab[0], sizeof o->lab);
+    memcpy(o->other, d->lab[1], sizeof o->other);
+    o->other_share = d->share[1];
     track *tr = &t->tracks[track_id];
     if (tr->tail >= 0)
         t->obs[tr->tail].next = i;
@@ -504,6 +554,7 @@ static float cdist(const fa_teams_options *o, const float *a, const float *b) {
 typedef struct points {
     size_t n;
     float (*lab)[3];
+    const obs **src; /* the observation (its other colour) */
     float *w;
     int *id;
     float *x;
@@ -514,6 +565,7 @@ typedef struct points {
 
 static void points_free(points *p) {
     free(p->lab);
+    free(p->src);
     free(p->w);
     free(p->id);
     free(p->x);
@@ -525,13 +577,14 @@ static void points_free(points *p) {
 static int points_alloc(points *p, size_t n) {
     memset(p, 0, sizeof *p);
     p->lab = fa_malloc(n * sizeof *p->lab);
+    p->src = fa_malloc(n * sizeof *p->src);
     p->w = fa_malloc(n * sizeof *p->w);
     p->id = fa_malloc(n * sizeof *p->id);
     p->x = fa_malloc(n * sizeof *p->x);
     p->has_x = fa_malloc(n * sizeof *p->has_x);
     p->label = fa_malloc(n * sizeof *p->label);
     p->d = fa_malloc(n * sizeof *p->d);
-    if (!p->lab || !p->w || !p->id || !p->x || !p->has_x || !p->label || !p->d) {
+    if (!p->lab || !p->src || !p->w || !p->id || !p->x || !p->has_x || !p->label || !p->d) {
         points_free(p);
         return FA_ENOMEM;
     }
@@ -578,6 +631,7 @@ static int collect_points(const fa_teams *t, points *p, int *n_tracks) {
         p->id[j] = o->id;
         p->x[j] = o->x;
         p->has_x[j] = o->has_x;
+        p->src[j] = o;
     }
     free(cnt);
     return 0;
@@ -769,21 +823,37 @@ typedef struct otrack {
     int group;
 } otrack;
 
-/* Per-track sums over the fit's points. */
+/* Per-track sums over the fit's points: all of them, and the outliers'. */
 typedef struct tsum {
-    double w_all, w_out, lab[3], x;
+    double w_all, w_out, lab_all[3], lab[3], x;
     int nx;
 } tsum;
 
-/* Sums the points per track id (array of cap_tracks, NULL on ENOMEM). */
-static tsum *track_sums(const fa_teams *t, const points *p) {
+/* Whether outlier point i is explained by a team all the same: its
+ * torso's other colour (OTHER_MIN_SHARE of it at least) within a team's
+ * cut-off, as it votes (vote_of). */
+static int other_explains(const fa_teams_options *o, const points *p, size_t i, const fa_teams_summary *s,
+                          const float cutoff[2]) {
+    const obs *ob = p->src[i];
+    if (ob->other_share < OTHER_MIN_SHARE) return 0;
+    return cdist(o, ob->other, s->team_lab[0]) <= cutoff[0] ||
+           cdist(o, ob->other, s->team_lab[1]) <= cutoff[1];
+}
+
+/* Sums the points per track id (array of cap_tracks, NULL on ENOMEM);
+ * the outliers are the points outside both teams that their other colour
+ * does not explain either. */
+static tsum *track_sums(const fa_teams *t, const points *p, const fa_teams_summary *s,
+                        const float cutoff[2]) {
     tsum *ts = fa_calloc((size_t)t->cap_tracks, sizeof *ts);
     if (!ts) return NULL;
     for (size_t i = 0; i < p->n; i++) {
         tsum *e = &ts[p->id[i]];
         e->w_all += p->w[i];
+        for (int c = 0; c < 3; c++)
+            e->lab_all[c] += p->w[i] * p->lab[i][c];
         if (p->has_x[i]) e->x += p->x[i], e->nx++;
-        if (p->label[i] >= 0) continue;
+        if (p->label[i] >= 0 || other_explains(&t->o, p, i, s, cutoff)) continue;
         e->w_out += p->w[i];
         for (int c = 0; c < 3; c++)
             e->lab[c] += p->w[i] * p->lab[i][c];
@@ -791,21 +861,118 @@ static tsum *track_sums(const fa_teams *t, const points *p) {
     return ts;
 }
 
-/* Tracks whose fit observations are mostly outliers, with their mean outlier colour and position. */
-static size_t outlier_tracks(const fa_teams *t, const tsum *ts, otrack *ot) {
-    size_t n = 0;
-    for (int id = 1; id < t->cap_tracks; id++) {
+/* Distance (cdist) of colour c from the segment between the team centres:
+ * a track of either team whose observations mix its kit with the other's
+ * (blur, occlusion, a far player in a few pixels) lies near the segment. */
+static float segment_dist(const fa_teams_options *o, const float *c, const fa_teams_summary *s) {
+    const float *a = s->team_lab[0], *b = s->team_lab[1];
+    float w[3] = {o->l_weight, 1, 1}, ab2 = 0, dot = 0;
+    for (int k = 0; k < 3; k++) {
+        float u = w[k] * (b[k] - a[k]), v = w[k] * (c[k] - a[k]);
+        ab2 += u * u, dot += u * v;
+    }
+    float t = ab2 > 0 ? fminf(fmaxf(dot / ab2, 0), 1) : 0, q[3];
+    for (int k = 0; k < 3; k++)
+        q[k] = a[k] + t * (b[k] - a[k]);
+    return cdist(o, c, q);
+}
+
+/* The tracks' mean colours (over every fit point) into mean[id]. */
+static void track_means(const fa_teams *t, const tsum *ts, float (*mean)[3]) {
+    for (int id = 1; id < t->cap_tracks; id++)
+        for (int c = 0; c < 3 && ts[id].w_all > 0; c++)
+            mean[id][c] = (float)(ts[id].lab_all[c] / ts[id].w_all);
+}
+
+typedef struct idd {
+    int id;
+    float d;
+} idd;
+
+static int cmp_idd(const void *a, const void *b) {
+    const idd *x = a, *y = b;
+    if (x->id != y->id) return (x->id > y->id) - (x->id < y->id);
+    return (x->d > y->d) - (x->d < y->d);
+}
+
+/* Each track's median distance of its fit points from the segment between
+ * the centres into med[id]: a point's is its kit colour's, or its other
+ * colour's when nearer (OTHER_MIN_SHARE of the torso at least; see
+ * vote_of). 0, or -1 on ENOMEM. */
+static int track_medians(const fa_teams *t, const points *p, const fa_teams_summary *s, float *med) {
+    idd *v = fa_malloc((p->n ? p->n : 1) * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; i < p->n; i++) {
+        float d = segment_dist(&t->o, p->lab[i], s);
+        if (p->src[i]->other_share >= OTHER_MIN_SHARE) d = fminf(d, segment_dist(&t->o, p->src[i]->other, s));
+        v[i] = (idd){p->id[i], d};
+    }
+    qsort(v, p->n, sizeof *v, cmp_idd);
+    for (size_t i = 0, j = 0; i < p->n; i = j) {
+        while (j < p->n && v[j].id == v[i].id)
+            j++;
+        size_t m = j - i;
+        med[v[i].id] = m % 2 ? v[i + m / 2].d : 0.5f * (v[i + m / 2 - 1].d + v[i + m / 2].d);
+    }
+    free(v);
+    return 0;
+}
+
+/* The team of a track's mean colour c: the nearer centre. */
+static int nearer_team(const fa_teams_options *o, const float *c, const fa_teams_summary *s) {
+    return cdist(o, c, s->team_lab[1]) < cdist(o, c, s->team_lab[0]);
+}
+
+/* The track-level cut-offs: per team (a track's is the nearer centre to its
+ * mean colour), outlier_factor x the median over its tracks of their
+ * median distance from the segment between the centres, at least
+ * outlier_min. The observations' cut-offs are too wide for this when a
+ * team's kit shows two faces (the lit and the shaded side of a white shirt
+ * under a blue sky: a bimodal spread), wide enough to take in a black
+ * referee, who is far in every frame; a player's median is near. 0, or -1
+ * on ENOMEM. */
+static int track_cutoffs(const fa_teams *t, const tsum *ts, const float (*mean)[3], const float *med,
+                         const fa_teams_summary *s, float cut[2]) {
+    float *d = fa_malloc((size_t)t->cap_tracks * sizeof *d);
+    if (!d) return -1;
+    for (int j = 0; j < 2; j++) {
+        size_t m = 0;
+        for (int id = 1; id < t->cap_tracks; id++)
+            if (ts[id].w_all > 0 && nearer_team(&t->o, mean[id], s) == j) d[m++] = med[id];
+        cut[j] = fmaxf(t->o.outlier_factor * median(d, m), t->o.outlier_min);
+    }
+    free(d);
+    return 0;
+}
+
+/* Outlier tracks, with their colour and mean position: those whose fit
+ * observations are mostly outliers (colour: the outliers' mean), and those
+ * whose median distance from the segment between the centres is beyond
+ * their team's track cut-off (colour: the mean). -1 on ENOMEM. */
+static long outlier_tracks(const fa_teams *t, const points *p, const tsum *ts, const fa_teams_summary *s,
+                           otrack *ot) {
+    float(*mean)[3] = fa_calloc((size_t)t->cap_tracks, sizeof *mean);
+    float *med = fa_calloc((size_t)t->cap_tracks, sizeof *med), cut[2];
+    int rc = !mean || !med ? -1 : track_medians(t, p, s, med);
+    if (!rc) track_means(t, ts, mean);
+    if (!rc) rc = track_cutoffs(t, ts, (const float(*)[3])mean, med, s, cut);
+    long n = 0;
+    for (int id = 1; !rc && id < t->cap_tracks; id++) {
         const tsum *e = &ts[id];
-        if (e->w_all <= 0 || e->w_out <= 0.5 * e->w_all) continue;
+        if (e->w_all <= 0) continue;
+        int by_obs = e->w_out > 0.5 * e->w_all, by_track = med[id] > cut[nearer_team(&t->o, mean[id], s)];
+        if (!by_obs && !by_track) continue;
         otrack *o = &ot[n++];
         o->id = id;
         for (int c = 0; c < 3; c++)
-            o->lab[c] = (float)(e->lab[c] / e->w_out);
+            o->lab[c] = by_obs ? (float)(e->lab[c] / e->w_out) : mean[id][c];
         o->has_x = e->nx > 0;
         o->x = e->nx ? (float)(e->x / e->nx) : 0;
         o->group = -1;
     }
-    return n;
+    free(mean);
+    free(med);
+    return rc ? -1 : n;
 }
 
 /* Single-linkage grouping of the outlier tracks by colour; returns the group count. */
@@ -927,15 +1094,21 @@ static void group_roles(const fa_teams *t, const points *p, const tsum *ts, cons
 }
 
 /* Outlier tracks grouped by colour into s->groups, with roles and voting radii. */
-static int find_groups(fa_teams *t, const points *p, fa_teams_summary *s) {
+static int find_groups(fa_teams *t, const points *p, fa_teams_summary *s, const float cutoff[2]) {
     otrack *ot = fa_malloc((size_t)t->cap_tracks * sizeof *ot);
-    tsum *ts = track_sums(t, p);
+    tsum *ts = track_sums(t, p, s, cutoff);
     if (!ot || !ts) {
         free(ot);
         free(ts);
         return FA_ENOMEM;
     }
-    size_t n = outlier_tracks(t, ts, ot);
+    long found = outlier_tracks(t, p, ts, s, ot);
+    if (found < 0) {
+        free(ot);
+        free(ts);
+        return FA_ENOMEM;
+    }
+    size_t n = (size_t)found;
     int ng = link_groups(&t->o, ot, n);
     s->n_groups = ng < FA_TEAMS_MAX_GROUPS ? ng : FA_TEAMS_MAX_GROUPS;
     for (int g = 0; g < s->n_groups; g++) {
@@ -985,7 +1158,7 @@ int fa_teams_fit(fa_teams *t) {
         order_teams(t, &p, &k);
         team_stats(&t->o, &p, &k, &s);
         s.positions = any_position(&p);
-        rc = find_groups(t, &p, &s);
+        rc = find_groups(t, &p, &s, k.cutoff);
     }
     if (!rc) {
         s.fitted = 1;
@@ -1006,20 +1179,39 @@ void fa_teams_get_summary(const fa_teams *t, fa_teams_summary *s) { *s = t->s; }
 
 /* ---------------------------------------------------------- assignment */
 
-/* The role one observation votes for. */
-static fa_team_role vote_of(const fa_teams *t, const float *lab) {
+/* The class of colour lab: team 0 / 1 (the nearer within its cut-off), or
+ * FA_TEAMS_MAX_GROUPS + g for group g (the nearest within its radius;
+ * groups only when with_groups); -1 when none. An observation within a
+ * team's cut-off goes to a group only when at most GROUP_PREFER times as far
+ * from it: a black referee's kit next to a team whose lit and shaded shirts
+ * spread its cut-off wide, not a team's blurred player between the two. */
+static int nearest_class(const fa_teams *t, const float *lab, int with_groups) {
     const fa_teams_summary *s = &t->s;
-    float d0 = cdist(&t->o, lab, s->team_lab[0]), d1 = cdist(&t->o, lab, s->team_lab[1]);
-    int j = d1 < d0;
-    if ((j ? d1 : d0) <= t->cutoff[j])
-        return s->similar ? FA_ROLE_UNKNOWN : j ? FA_ROLE_TEAM_B : FA_ROLE_TEAM_A;
-    int best = -1;
-    float bd = 0;
-    for (int g = 0; g < s->n_groups; g++) {
-        float d = cdist(&t->o, lab, s->groups[g].lab);
-        if (d <= t->group_radius[g] && (best < 0 || d < bd)) best = g, bd = d;
+    int team = -1, group = -1;
+    float dt = FLT_MAX, dg = FLT_MAX;
+    for (int j = 0; j < 2; j++) {
+        float d = cdist(&t->o, lab, s->team_lab[j]);
+        if (d <= t->cutoff[j] && d < dt) team = j, dt = d;
     }
-    return best < 0 ? FA_ROLE_UNKNOWN : s->groups[best].role;
+    for (int g = 0; with_groups && g < s->n_groups; g++) {
+        float d = cdist(&t->o, lab, s->groups[g].lab);
+        if (d <= t->group_radius[g] && d < dg) group = FA_TEAMS_MAX_GROUPS + g, dg = d;
+    }
+    if (team >= 0 && group >= 0) return dg <= GROUP_PREFER * dt ? group : team;
+    return team >= 0 ? team : group;
+}
+
+/* The role one observation votes for: its kit colour's nearest class; when
+ * that is none, its other colour's team (the torso's 2-means may have
+ * split one shirt into its lit and its shaded side and taken the side that
+ * the fit did not see most) when that colour covers OTHER_MIN_SHARE. */
+static fa_team_role vote_of(const fa_teams *t, const obs *ob) {
+    const fa_teams_summary *s = &t->s;
+    int c = nearest_class(t, ob->lab, 1);
+    if (c < 0 && ob->other_share >= OTHER_MIN_SHARE) c = nearest_class(t, ob->other, 0);
+    if (c < 0) return FA_ROLE_UNKNOWN;
+    if (c >= FA_TEAMS_MAX_GROUPS) return s->groups[c - FA_TEAMS_MAX_GROUPS].role;
+    return s->similar ? FA_ROLE_UNKNOWN : c ? FA_ROLE_TEAM_B : FA_ROLE_TEAM_A;
 }
 
 int fa_teams_assign(fa_teams *t, int track_id, fa_team_assignment *a) {
@@ -1035,7 +1227,7 @@ int fa_teams_assign(fa_teams *t, int track_id, fa_team_assignment *a) {
     track *tr = &t->tracks[track_id];
     int votes[N_ROLES] = {0};
     for (int i = tr->head; i >= 0; i = t->obs[i].next)
-        votes[vote_of(t, t->obs[i].lab)]++;
+        votes[vote_of(t, &t->obs[i])]++;
     int v1 = 0, v2 = 0;
     fa_team_role win = FA_ROLE_UNKNOWN;
     for (int r = 0; r < N_ROLES; r++) {

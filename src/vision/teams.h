@@ -16,7 +16,15 @@
  *      the first fit_seconds (each track weighted 1 in total, whatever its
  *      number of observations) are split by a trimmed 2-means (k-means++
  *      init, restarts, fixed seed): the two teams. Observations far from
- *      both centres are outliers; the outlier tracks are grouped by colour
+ *      both centres are outliers. Outlier tracks: those whose observations
+ *      are mostly outliers (an observation whose torso's other colour, at
+ *      least a quarter of it, lies within a team counts as that team's: a
+ *      white shirt's lit and shaded sides), and those whose median distance
+ *      from the segment between the centres exceeds a per-team track
+ *      cut-off (outlier_factor x the median of the team's tracks' medians,
+ *      at least outlier_min): a dark referee is far in every frame even
+ *      when a team with two-faced kits has observation cut-offs wide enough
+ *      to take him in. The outlier tracks are grouped by colour
  *      into referees (the largest group of 2..max_referees tracks) and
  *      goalkeepers: with positions, per half (split at the median track
  *      position) the lone outlier most extreme along the pitch, provided
@@ -31,7 +39,11 @@
  *      far (strided down to about 20 000), restarts plus a warm start from
  *      the current centres, team labels kept.
  *   3. Assignment (fa_teams_assign): each of the track's observations votes
- *      for its nearest class (team A, team B, an outlier group, or none);
+ *      for its nearest class (team A or B within its cut-off, an outlier
+ *      group within its radius; one within a team's cut-off goes to a group
+ *      only when at most half as far from it), or, when its kit colour has
+ *      none, for the team of its torso's other colour (a quarter of the
+ *      torso at least), or none;
  *      the winner needs a margin of vote_margin over the runner-up, else the
  *      track is unknown. A track with lock_votes votes and a clear winner is
  *      locked: later observations and refits no longer change its role
@@ -142,11 +154,13 @@ fa_teams *fa_teams_new(const fa_teams_options *o);
 void fa_teams_free(fa_teams *t);
 
 /* Records the kit d of track track_id (>= 1, < 1 << 24) at frame (any
- * order). x: the position along the pitch's length (image x for a fixed
- * camera, metres once calibrated), NULL when not known. A descriptor with
- * fewer than FA_TEAMS_MIN_PIXELS pixels is accepted and ignored (returns 0,
- * stores nothing). 0, FA_EINVAL (bad id, a non-finite colour, share or x;
- * the message names the track and frame), FA_ENOMEM. */
+ * order): both its colours and shares (the second colour votes when the
+ * kit's has no class, see the top). x: the position along the pitch's
+ * length (image x for a fixed camera, metres once calibrated), NULL when
+ * not known. A descriptor with fewer than FA_TEAMS_MIN_PIXELS pixels is
+ * accepted and ignored (returns 0, stores nothing). 0, FA_EINVAL (bad id, a
+ * non-finite colour, a share outside 0..1, a non-finite x; the message
+ * names the track and frame), FA_ENOMEM. */
 int fa_teams_observe(fa_teams *t, int track_id, int64_t frame, const fa_kit_desc *d, const float *x);
 
 /* Fits (first call) or refines (later calls) the model; see the top of the

@@ -67,18 +67,24 @@ static void check_stats(const char *db) {
     fa_json_value *root = parse(a, out);
     const fa_json_value *players = fa_json_get(root, "players");
     assert_non_null(players);
-    int sides[2] = {0, 0};
+    int sides[2] = {0, 0}, referees = 0;
     double fastest = 0;
     for (size_t i = 0; i < players->u.arr.n; i++) {
         const fa_json_value *p = players->u.arr.items[i], *side = fa_json_get(p, "side");
         if (side && side->type == FA_JSON_STRING && !strcmp(side->u.str.ptr, "home")) sides[0]++;
         if (side && side->type == FA_JSON_STRING && !strcmp(side->u.str.ptr, "away")) sides[1]++;
+        const fa_json_value *pos = fa_json_get(p, "position");
+        if (pos && pos->type == FA_JSON_STRING && !strcmp(pos->u.str.ptr, "referee")) {
+            referees++; /* the man in black by the centre circle, with no team */
+            assert_true(side && side->type == FA_JSON_STRING && !strcmp(side->u.str.ptr, ""));
+        }
         const fa_json_value *m = fa_json_get(p, "metrics"), *v = m ? fa_json_get(m, "peak_speed_ms") : NULL;
         if (v && v->type == FA_JSON_NUMBER && v->u.num > fastest) fastest = v->u.num;
     }
     print_message("stored: %zu players (%d home, %d away), fastest %.2f m/s\n", players->u.arr.n, sides[0],
                   sides[1], fastest);
     assert_true(sides[0] >= 4 && sides[1] >= 4);
+    assert_int_equal(referees, 1);
     assert_true(fastest > 1.0 && fastest <= 12.0);
     fa_arena_free(a);
     free(out);
@@ -90,7 +96,8 @@ static void check_stats(const char *db) {
 static void check_video(const char *name, int w, int h) {
     char cmd[2048], want[64];
     snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=width,height,nb_read_packets "
+             "ffprobe -v error -count_packets -select_streams v:0 -show_entries "
+             "stream=width,height,nb_read_packets "
              "-of csv=p=0 '%s/%s'",
              tmp, name);
     FILE *p = popen(cmd, "r");
@@ -108,7 +115,8 @@ static void test_clip(void **state) {
     char args[4096], db[1024], *out = NULL, *err = NULL;
     snprintf(db, sizeof db, "%s/fa.db", tmp);
     snprintf(args, sizeof args,
-             "analyze '%s' --calib '%s' --db '%s' --out '%s/pkg' --overlay '%s/overlay.mp4' --radar '%s/radar.mp4' "
+             "analyze '%s' --calib '%s' --db '%s' --out '%s/pkg' --overlay '%s/overlay.mp4' --radar "
+             "'%s/radar.mp4' "
              "--duration 3 "
              "--ladder 360 --preset ultrafast --hwaccel none --detect-width 1280 --progress none --json",
              fa_test_data(CLIP), fixture(), db, tmp, tmp, tmp);
@@ -124,6 +132,9 @@ static void test_clip(void **state) {
     assert_true(truth(r, "calibrated"));
     assert_true(num(r, "rms_px") < 8);
     assert_true(num(r, "players") >= 10);
+    /* the man standing on the steps left of the pitch is tracked but not stored as a player (every
+       other track has enough boxes in the 3 s) */
+    assert_float_equal(num(r, "players"), num(r, "tracks") - 1, 0);
     assert_true(num(r, "samples") >= 15 * 8);
     assert_true(num(r, "off_pitch") <= num(r, "samples") / 10);
     assert_true(num(r, "metrics") > 100);
@@ -152,25 +163,37 @@ static void expect_fail(const char *args, int status, const char *needle) {
 static void test_errors(void **state) {
     (void)state;
     FA_TEST_REQUIRE_DATA(fa_test_data(CLIP));
-    char args[4096];
+    char args[4096], gen[2048];
     const char *clip = fa_test_data(CLIP);
-    snprintf(args, sizeof args,
-             "analyze '%s' --out '%s/e1' --progress none --points "
-             "'100,100=corner_top_left;5000,100=corner_top_right;100,900=corner_bottom_left;900,900=centre_spot'",
-             clip, tmp);
+    snprintf(
+        args, sizeof args,
+        "analyze '%s' --out '%s/e1' --progress none --points "
+        "'100,100=corner_top_left;5000,100=corner_top_right;100,900=corner_bottom_left;900,900=centre_spot'",
+        clip, tmp);
     expect_fail(args, 2, "is off the 3072x1728 image");
-    snprintf(args, sizeof args,
-             "analyze '%s' --out '%s/e2' --progress none --points "
-             "'100,100=corner_top_left;200,200=centre_spot;300,300=corner_bottom_right;400,400=penalty_spot_left'",
-             clip, tmp);
+    snprintf(
+        args, sizeof args,
+        "analyze '%s' --out '%s/e2' --progress none --points "
+        "'100,100=corner_top_left;200,200=centre_spot;300,300=corner_bottom_right;400,400=penalty_spot_left'",
+        clip, tmp);
     expect_fail(args, 2, "--points");
     snprintf(args, sizeof args, "analyze '%s' --calib '%s' --points '1,1=centre_spot'", clip, fixture());
     expect_fail(args, 1, "give one of them");
     snprintf(args, sizeof args, "analyze '%s' --detect-fps 0", clip);
     expect_fail(args, 1, "--detect-fps");
     expect_fail("analyze", 1, "expected one VIDEO");
+    /* a calibration of another picture shape cannot be scaled to the video */
+    snprintf(args, sizeof args, "analyze '%s' --out '%s/e4' --progress none --calib '%s'",
+             fa_test_data("video/soccertrack_v2_demo-tracking_annotated.mp4"), tmp, fixture());
+    expect_fail(args, 2, "cannot be scaled to 1280x338 (aspect ratio)");
+    /* a video without pictures */
+    snprintf(gen, sizeof gen, "ffmpeg -loglevel error -y -f lavfi -i sine=d=1 -c:a aac '%s/audio.mp4'", tmp);
+    assert_int_equal(system(gen), 0);
+    snprintf(args, sizeof args, "analyze '%s/audio.mp4' --out '%s/e5' --progress none --calib '%s'", tmp, tmp,
+             fixture());
+    expect_fail(args, 2, "no picture or video stream");
     /* a video without players: flagged, nothing stored */
-    char gen[2048], *o = NULL, *e = NULL;
+    char *o = NULL, *e = NULL;
     snprintf(gen, sizeof gen,
              "ffmpeg -loglevel error -y -f lavfi -i color=c=0x2a8a3a:s=640x360:d=2:r=25 -pix_fmt yuv420p "
              "'%s/grass.mp4'",
@@ -178,7 +201,8 @@ static void test_errors(void **state) {
     assert_int_equal(system(gen), 0);
     snprintf(args, sizeof args,
              "analyze '%s/grass.mp4' --out '%s/e3' --db '%s/e3.db' --progress none --points "
-             "'10,350=corner_bottom_left;630,350=corner_bottom_right;600,20=corner_top_right;40,20=corner_top_left'",
+             "'10,350=corner_bottom_left;630,350=corner_bottom_right;600,20=corner_top_right;40,20=corner_"
+             "top_left'",
              tmp, tmp, tmp);
     int rc = fa_test_run_cli(args, &o, &e);
     assert_int_equal(rc, 2);
