@@ -322,59 +322,6 @@ int fa_image_save_png(const fa_image *img, const char *path) {
     return ret;
 }
 
-/* Source coordinate and weight of destination index d (INTER_LINEAR). */
-static void lin_coord(int d, double scale, int n, int *i0, int *i1, float *frac) {
-    double s = (d + 0.5) * scale - 0.5;
-    int i = (int)floor(s);
-    float fx = (float)(s - i);
-    if (i < 0) i = 0, fx = 0;
-    if (i >= n - 1) i = n - 1, fx = 0;
-    *i0 = i;
-    *i1 = i + 1 < n ? i + 1 : i;
-    *frac = fx;
-}
-
-/* Horizontal sampling of one destination column. */
-typedef struct lin_tap {
-    int x0, x1;
-    float fx;
-} lin_tap;
-
-static void resize_row(const uint8_t *r0, const uint8_t *r1, float fy, const lin_tap *taps, int dst_w,
-                       uint8_t *out) {
-    for (int dx = 0; dx < dst_w; dx++) {
-        const lin_tap *t = &taps[dx];
-        const uint8_t *a0 = r0 + t->x0 * 3, *a1 = r0 + t->x1 * 3, *b0 = r1 + t->x0 * 3, *b1 = r1 + t->x1 * 3;
-        for (int c = 0; c < 3; c++) {
-            float top = a0[c] + t->fx * (a1[c] - a0[c]);
-            float bot = b0[c] + t->fx * (b1[c] - b0[c]);
-            out[dx * 3 + c] = (uint8_t)(top + fy * (bot - top) + 0.5f);
-        }
-    }
-}
-
-void fa_image_resize_region(const fa_image *src, int x, int y, int w, int h, uint8_t *dst, int dst_w,
-                            int dst_h) {
-    double sx = (double)w / dst_w, sy = (double)h / dst_h;
-    lin_tap stack_taps[1024];
-    lin_tap *taps = dst_w <= 1024 ? stack_taps : malloc((size_t)dst_w * sizeof *taps);
-    if (!taps) { /* no memory for the column table (dst_w > 1024): a black picture, never a crash */
-        memset(dst, 0, (size_t)dst_w * dst_h * 3);
-        return;
-    }
-    for (int dx = 0; dx < dst_w; dx++)
-        lin_coord(dx, sx, w, &taps[dx].x0, &taps[dx].x1, &taps[dx].fx);
-    for (int dy = 0; dy < dst_h; dy++) {
-        int y0, y1;
-        float fy;
-        lin_coord(dy, sy, h, &y0, &y1, &fy);
-        const uint8_t *r0 = src->rgb + (size_t)(y + y0) * src->stride + (size_t)x * 3;
-        const uint8_t *r1 = src->rgb + (size_t)(y + y1) * src->stride + (size_t)x * 3;
-        resize_row(r0, r1, fy, taps, dst_w, dst + (size_t)dy * dst_w * 3);
-    }
-    if (taps != stack_taps) free(taps);
-}
-
 static void fill_span(fa_image *img, int x1, int y1, int x2, int y2, uint8_t r, uint8_t g, uint8_t b) {
     if (x1 < 0) x1 = 0;
     if (y1 < 0) y1 = 0;
