@@ -9,6 +9,10 @@
  *   - depthwise (c_in / groups == 1): a direct kernel per channel over a
  *     zero-padded copy of the input plane, split by column phase for
  *     strided filters so every tap is a contiguous load (native_dw.c);
+ *     with AVX-512, stride-1 3x3 and 5x5 and stride-2 3x3 filters read
+ *     the input channel in place instead (masked loads, no copy;
+ *     FA_NN_DW_DIRECT=0 at prepare turns that off, for measuring the
+ *     copy's cost: FastestDet 1 thread, cpu/ORT about 0.81 -> 0.77);
  *   - stems, AVX-512 only (native_stem.c): filters over <= 4 input
  *     channels (the 3x3 stride-2 convolution on the RGB input) read the
  *     NCHW input in place, each input vector feeding 24 output channels
@@ -104,6 +108,7 @@ struct fa_nn_conv {
     size_t nc_max;        /* gemm: most columns per chunk */
     size_t plane_rows, plane_pitch, plane_seg; /* depthwise: padded plane (native_kern.h) */
     size_t *dw_off;       /* depthwise: tap offsets [k] */
+    bool dw_direct;       /* depthwise: input read in place (fa_nn_native_dw_direct_avx512), no plane */
     size_t slot_floats;   /* workspace floats per thread slot */
     fa_nn_q8 *q8;         /* the int8 op (native_int8.c), or NULL */
 };
@@ -304,7 +309,17 @@ static fa_nn_dw dw_layout(const fa_nn_conv *c) {
     const fa_nn_conv_params *p = &c->p;
     return (fa_nn_dw){.off = c->dw_off, .pitch = c->plane_pitch, .seg = c->plane_seg, .alpha = p->alpha,
                       .h_out = p->h_out, .w_out = p->w_out, .kh = p->kh, .kw = p->kw, .s_h = p->stride_h,
-                      .s_w = p->stride_w, .d_h = p->dil_h, .d_w = p->dil_w, .act = p->act};
+                      .s_w = p->stride_w, .d_h = p->dil_h, .d_w = p->dil_w, .h_in = p->h_in,
+                      .w_in = p->w_in, .pad_t = p->pad_t, .pad_l = p->pad_l, .act = p->act};
+}
+
+/* Whether the depthwise op c reads its input in place: AVX-512, a shape
+ * the direct kernel takes, and FA_NN_DW_DIRECT not "0". */
+static bool pick_dw_direct(const fa_nn_conv *c) {
+    const char *want = getenv("FA_NN_DW_DIRECT");
+    if (c->isa != NATIVE_AVX512 || (want && strcmp(want, "0") == 0)) return false;
+    fa_nn_dw d = dw_layout(c);
+    return fa_nn_native_dw_direct_fits(&d) != 0;
 }
 
 static int prepare_weights(fa_nn_conv *c, const float *weights, const float *bias) {
@@ -318,6 +333,7 @@ static int prepare_weights(fa_nn_conv *c, const float *weights, const float *bia
             return fa_err_set(FA_ENOMEM, "native conv: out of memory for weights");
         fa_nn_dw d = dw_layout(c);
         fa_nn_native_dw_offsets(&d, c->dw_off);
+        c->dw_direct = pick_dw_direct(c);
         return store_weights(c, weights);
     }
     pack_bias(c, bias, c->bias);
@@ -617,10 +633,11 @@ static void dw_item(const run_ctx *r, size_t item, float *slot) {
     const fa_nn_conv_params *p = &c->p;
     size_t g = item % (size_t)p->groups, b = item / (size_t)p->groups, mult = c->m;
     size_t hw_in = (size_t)p->h_in * (size_t)p->w_in, taps = c->k;
-    fill_plane(c, r->in + (b * (size_t)p->c_in + g) * hw_in, slot);
+    const float *chan = r->in + (b * (size_t)p->c_in + g) * hw_in;
+    if (!c->dw_direct) fill_plane(c, chan, slot);
     float *wbuf = slot + c->plane_rows * c->plane_pitch;
     fa_nn_dw d = dw_layout(c);
-    d.p = slot;
+    d.p = c->dw_direct ? chan : slot;
     for (size_t mi = 0; mi < mult; mi++) {
         size_t oc = g * mult + mi;
         if (c->w32) {
@@ -631,7 +648,9 @@ static void dw_item(const run_ctx *r, size_t item, float *slot) {
         }
         d.bias = c->bias[oc];
         d.out = r->out + (b * (size_t)p->c_out + oc) * c->n_cols;
-        if (c->isa == NATIVE_AVX512)
+        if (c->dw_direct)
+            fa_nn_native_dw_direct_avx512(&d);
+        else if (c->isa == NATIVE_AVX512)
             fa_nn_native_dw_avx512(&d);
         else if (c->isa == NATIVE_AVX2)
             fa_nn_native_dw_avx2(&d);
@@ -644,7 +663,7 @@ static void run_task(void *arg, size_t t) {
     const run_ctx *r = arg;
     float *slot = r->ws + t * r->c->slot_floats;
     size_t lo = t * r->items / r->tasks, hi = (t + 1) * r->items / r->tasks;
-    if (r->c->depthwise && lo < hi) zero_plane(r->c, slot);
+    if (r->c->depthwise && !r->c->dw_direct && lo < hi) zero_plane(r->c, slot);
     for (size_t item = lo; item < hi; item++) {
         if (r->c->depthwise)
             dw_item(r, item, slot);

@@ -65,6 +65,7 @@ typedef struct fa_nn_dw {
     size_t pitch, seg;
     float bias, alpha;
     int h_out, w_out, kh, kw, s_h, s_w, d_h, d_w;
+    int h_in, w_in, pad_t, pad_l; /* the unpadded input: the direct kernel's only */
     fa_nn_act act;
 } fa_nn_dw;
 
@@ -75,6 +76,19 @@ void fa_nn_native_dw_offsets(const fa_nn_dw *d, size_t *off);
 void fa_nn_native_dw_generic(const fa_nn_dw *d);
 void fa_nn_native_dw_avx2(const fa_nn_dw *d);
 void fa_nn_native_dw_avx512(const fa_nn_dw *d);
+
+/* The direct depthwise kernel (AVX-512): the same plane, but p is the
+ * input channel itself, unpadded (h_in x w_in, row pitch w_in), read in
+ * place with masked loads: columns outside [0, w_in) and rows outside
+ * [0, h_in) read as +0.0f, exactly the padded plane's zeros, so every
+ * output sums the same products in the same order as
+ * fa_nn_native_dw_avx512 (bitwise equal). pitch, seg and off are unused.
+ * fa_nn_native_dw_direct_fits says whether it takes d's shape (undilated:
+ * stride-1 3x3 with h_out >= 4, stride-1 5x5 with h_out >= 8, stride-2
+ * 3x3 with h_out >= 4; never on a build without x86); the caller also
+ * checks that the CPU has AVX-512. */
+int fa_nn_native_dw_direct_fits(const fa_nn_dw *d);
+void fa_nn_native_dw_direct_avx512(const fa_nn_dw *d);
 
 /* Splits in[0..n) into its even-indexed elements (to even[0..ceil(n/2)))
  * and odd-indexed ones (odd[0..n/2)): the phase split of a stride-2 row. */

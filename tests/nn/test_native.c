@@ -8,7 +8,9 @@
  * malloc of that size, so ASan catches any overrun). Also: bad parameters
  * name their field (int8 scales too; int8 itself: test_int8.c), FP16
  * halves the weight bytes, the half conversion rounds to nearest even,
- * the AVX2 and best paths agree bitwise, and so do the stride-2 row splits.
+ * the AVX2 and best paths agree bitwise, and so do the stride-2 row splits;
+ * the AVX-512 in-place depthwise kernel agrees bitwise with the plane one
+ * (FA_NN_DW_DIRECT=0) and with AVX2, and with conv_ref.c's reference.
  */
 #include <math.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 
 #include "nn/kernels.h"
 #include "nn/native_kern.h"
+#include "nn/nn_internal.h"
 #include "testutil.h"
 
 /* ---- the reference: direct loops, double accumulation ---- */
@@ -450,6 +453,83 @@ static void test_split2(void **state) {
 #endif
 }
 
+/* Depthwise shapes the in-place AVX-512 kernel takes (stride-1 3x3 and
+ * 5x5, stride-2 3x3): odd widths (masked tails, strips of 16 with 1-15
+ * columns left), pads on every side from 0 to 3 (more than the filter's
+ * reach included), batch 2, channel multiplier 2, the least rows it
+ * takes (4 and 8 out). */
+static fa_nn_conv_params direct_shape(int i) {
+    static const int T1[4] = {1, 0, 0, 1}, T2[4] = {2, 2, 2, 2}, T3[4] = {0, 3, 1, 0}, T4[4] = {3, 1, 2, 2};
+    switch (i) {
+    case 0: return shape(2, 5, 11, 11, 5, 3, 3, 1, 1, 1, P1, 5, FA_NN_ACT_RELU);      /* 11 wide */
+    case 1: return shape(1, 4, 22, 44, 4, 3, 3, 1, 1, 1, P1, 4, FA_NN_ACT_NONE);      /* 3 strips */
+    case 2: return shape(2, 3, 5, 33, 6, 3, 3, 1, 1, 1, T1, 3, FA_NN_ACT_LEAKY);      /* x2, 4 rows */
+    case 3: return shape(1, 3, 9, 17, 3, 3, 3, 1, 1, 1, T4, 3, FA_NN_ACT_SIGMOID);    /* wide pads */
+    case 4: return shape(2, 4, 22, 22, 4, 5, 5, 1, 1, 1, T2, 4, FA_NN_ACT_NONE);      /* 5x5 same */
+    case 5: return shape(1, 3, 11, 7, 6, 5, 5, 1, 1, 1, T3, 3, FA_NN_ACT_RELU);        /* 5x5, 8 rows */
+    case 6: return shape(2, 2, 13, 50, 2, 5, 5, 1, 1, 1, T4, 2, FA_NN_ACT_LEAKY);     /* 5x5 asym */
+    case 7: return shape(1, 2, 12, 3, 2, 5, 5, 1, 1, 1, T2, 2, FA_NN_ACT_SIGMOID);    /* 3 wide */
+    case 8: return shape(2, 3, 88, 88, 3, 3, 3, 2, 2, 1, P1, 3, FA_NN_ACT_NONE);      /* s2 44 out */
+    case 9: return shape(1, 2, 9, 71, 4, 3, 3, 2, 2, 1, T1, 2, FA_NN_ACT_RELU);       /* s2 x2, 4 rows */
+    case 10: return shape(2, 3, 23, 33, 3, 3, 3, 2, 2, 1, T4, 3, FA_NN_ACT_LEAKY);    /* s2 wide pads */
+    default: return shape(1, 2, 14, 5, 2, 3, 3, 2, 2, 1, T3, 2, FA_NN_ACT_SIGMOID);   /* s2 narrow */
+    }
+}
+#define N_DIRECT_SHAPES 12
+
+/* The output of shape p's op under FA_NN_DW_DIRECT=flag (NULL: unset). */
+static float *run_direct(const fa_nn_conv_params *p, const float *in, const float *w, const float *bias,
+                         const char *flag, const fa_nn_parallel *par) {
+    if (flag) setenv("FA_NN_DW_DIRECT", flag, 1);
+    else unsetenv("FA_NN_DW_DIRECT");
+    float *out = run_output(p, in, w, bias, par);
+    unsetenv("FA_NN_DW_DIRECT");
+    return out;
+}
+
+/* The in-place depthwise kernel against the plane kernel and AVX2
+ * (bitwise), and against the reference (1e-5 of the largest output). */
+static void test_dw_direct(void **state) {
+    (void)state;
+    if (!fa_nn_cpu_features()[0]) skip();
+    int three = 3;
+    fa_nn_parallel par3 = {pool_for_each, &three, 3};
+    for (int si = 0; si < N_DIRECT_SHAPES; si++) {
+        fa_nn_conv_params p = direct_shape(si);
+#if defined(__x86_64__) || defined(__i386__)
+        fa_nn_dw shape_dw = {.h_out = p.h_out, .w_out = p.w_out, .kh = p.kh, .kw = p.kw, .s_h = p.stride_h,
+                             .s_w = p.stride_w, .d_h = 1, .d_w = 1};
+        assert_true(fa_nn_native_dw_direct_fits(&shape_dw)); /* the shape takes the direct kernel */
+#endif
+        uint32_t seed = 777u + (uint32_t)si;
+        size_t in_n = (size_t)p.n * p.c_in * p.h_in * p.w_in;
+        size_t out_n = (size_t)p.n * p.c_out * p.h_out * p.w_out;
+        float *in = random_floats(in_n, &seed);
+        float *w = random_floats((size_t)p.c_out * p.kh * p.kw, &seed);
+        float *bias = random_floats((size_t)p.c_out, &seed), *ref = malloc(out_n * sizeof(float));
+        assert_non_null(ref);
+        fa_nn_conv_reference(&p, in, w, bias, ref);
+        float *direct = run_direct(&p, in, w, bias, NULL, NULL);
+        float *plane = run_direct(&p, in, w, bias, "0", NULL);
+        float *direct3 = run_direct(&p, in, w, bias, "1", &par3);
+        setenv("FA_NN_NATIVE_ISA", "avx2", 1);
+        float *avx2 = run_output(&p, in, w, bias, NULL);
+        unsetenv("FA_NN_NATIVE_ISA");
+        size_t bytes = out_n * sizeof(float);
+        if (memcmp(direct, plane, bytes) != 0 || memcmp(direct, direct3, bytes) != 0 ||
+            memcmp(direct, avx2, bytes) != 0)
+            fail_msg("direct shape %d: outputs differ bitwise", si);
+        double err = 0, mag = 1;
+        for (size_t i = 0; i < out_n; i++) {
+            double d = fabs((double)direct[i] - ref[i]);
+            if (!(d <= err)) err = isnan(d) ? INFINITY : d;
+            if (fabs(ref[i]) > mag) mag = fabs(ref[i]);
+        }
+        if (!(err / mag <= 1e-5)) fail_msg("direct shape %d: error %g", si, err / mag);
+        free(direct), free(plane), free(direct3), free(avx2), free(in), free(w), free(bias), free(ref);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_features),      cmocka_unit_test(test_half_rounding),
@@ -457,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_fp16_halves_bytes), cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_run_without_workspace), cmocka_unit_test(test_concurrent_runs),
         cmocka_unit_test(test_isas_bitwise_equal), cmocka_unit_test(test_split2),
+        cmocka_unit_test(test_dw_direct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
