@@ -1305,12 +1305,36 @@ static void gemm_item(const q8_run *r, size_t item, unsigned char *slot) {
     }
 }
 
+/* Depthwise channel c of image b: its filter, geometry and output stage
+ * (the plane and its pitch are the caller's: none on the VBMI path). */
+static q8_dw dw_job(const q8_run *r, size_t b, size_t c) {
+    const fa_nn_q8 *q = r->q;
+    const fa_nn_conv_params *p = &q->p;
+    size_t out_base = (b * (size_t)p->c_out + c) * q->n_cols;
+    return (q8_dw){.w = q->w + c * q->k,
+                   .kh = p->kh,
+                   .kw = p->kw,
+                   .d_h = p->dil_h,
+                   .d_w = p->dil_w,
+                   .s_h = p->stride_h,
+                   .s_w = p->stride_w,
+                   .h_out = p->h_out,
+                   .w_out = p->w_out,
+                   .mscale = q->mscale[c],
+                   .bias = q->bias[c],
+                   .alpha = p->alpha,
+                   .inv = q->inv_out,
+                   .act = p->act,
+                   .outf = r->outf ? r->outf + out_base : NULL,
+                   .outq = r->outq ? r->outq + out_base : NULL};
+}
+
 /* A depthwise channel on the VBMI kernel, straight from the input. */
 static void dw_item_vbmi(const q8_run *r, size_t b, size_t c) {
 #if Q8_HAVE_X86
     const fa_nn_q8 *q = r->q;
     const fa_nn_conv_params *p = &q->p;
-    size_t hw = (size_t)p->h_in * (size_t)p->w_in, out_base = (b * (size_t)p->c_out + c) * q->n_cols;
+    size_t hw = (size_t)p->h_in * (size_t)p->w_in;
     size_t per = (size_t)p->kh * (size_t)q->dw_groups;
     q8_dwd d = {.src = r->in + (b * (size_t)p->c_in + c) * hw,
                 .taps = q->dw_taps + c * per,
@@ -1320,21 +1344,7 @@ static void dw_item_vbmi(const q8_run *r, size_t b, size_t c) {
                 .pad_l = p->pad_l,
                 .groups = q->dw_groups,
                 .comp = q->comp[c],
-                .o = {.kh = p->kh,
-                      .kw = p->kw,
-                      .d_h = p->dil_h,
-                      .d_w = p->dil_w,
-                      .s_h = p->stride_h,
-                      .s_w = p->stride_w,
-                      .h_out = p->h_out,
-                      .w_out = p->w_out,
-                      .mscale = q->mscale[c],
-                      .bias = q->bias[c],
-                      .alpha = p->alpha,
-                      .inv = q->inv_out,
-                      .act = p->act,
-                      .outf = r->outf ? r->outf + out_base : NULL,
-                      .outq = r->outq ? r->outq + out_base : NULL}};
+                .o = dw_job(r, b, c)};
     dw_direct_vbmi(&d);
 #else
     (void)r, (void)b, (void)c;
@@ -1357,33 +1367,16 @@ static void dw_item(const q8_run *r, size_t item, unsigned char *slot) {
     for (int y = 0; y < p->h_in; y++)
         memcpy(plane + ((size_t)p->pad_t + (size_t)y) * pitch + (size_t)p->pad_l,
                src + (size_t)y * (size_t)p->w_in, (size_t)p->w_in);
-    size_t out_base = (b * (size_t)p->c_out + c) * q->n_cols;
-    q8_dw j = {.plane = plane,
-               .w = q->w + c * q->k,
-               .pitch = pitch,
-               .kh = p->kh,
-               .kw = p->kw,
-               .d_h = p->dil_h,
-               .d_w = p->dil_w,
-               .s_h = p->stride_h,
-               .s_w = p->stride_w,
-               .h_out = p->h_out,
-               .w_out = p->w_out,
-               .mscale = q->mscale[c],
-               .bias = q->bias[c],
-               .alpha = p->alpha,
-               .inv = q->inv_out,
-               .act = p->act,
-               .outf = r->outf ? r->outf + out_base : NULL,
-               .outq = r->outq ? r->outq + out_base : NULL};
+    q8_dw j = dw_job(r, b, c);
+    j.plane = plane, j.pitch = pitch;
     if (r->f.dw_plane && r->f.dw_plane(&j)) return;
     for (int oy = 0; oy < p->h_out; oy++) {
         const int8_t *base = plane + (size_t)oy * (size_t)p->stride_h * pitch;
         r->f.dw_row(base, pitch, q->w + c * q->k, p->kh, p->kw, p->dil_h, p->dil_w, p->stride_w, p->w_out,
                     acc);
-        size_t at = out_base + (size_t)oy * (size_t)p->w_out;
+        size_t at = (size_t)oy * (size_t)p->w_out;
         r->f.out_stage(acc, (size_t)p->w_out, 0, q->mscale[c], q->bias[c], p->act, p->alpha, q->inv_out,
-                       r->outf ? r->outf + at : NULL, r->outq ? r->outq + at : NULL);
+                       j.outf ? j.outf + at : NULL, j.outq ? j.outq + at : NULL);
     }
 }
 
