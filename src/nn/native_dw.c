@@ -55,12 +55,14 @@ static size_t tap_offset(const fa_nn_dw *d, int ky, int kx) {
 
 void fa_nn_native_dw_offsets(const fa_nn_dw *d, size_t *off) {
     for (int ky = 0; ky < d->kh; ky++)
-        for (int kx = 0; kx < d->kw; kx++) off[ky * d->kw + kx] = tap_offset(d, ky, kx);
+        for (int kx = 0; kx < d->kw; kx++)
+            off[ky * d->kw + kx] = tap_offset(d, ky, kx);
 }
 
 /* o[x] += w * r[x] for x < n; restrict lets compilers vectorise it. */
 static void axpy_row(float *restrict o, const float *restrict r, float w, size_t n) {
-    for (size_t x = 0; x < n; x++) o[x] += w * r[x];
+    for (size_t x = 0; x < n; x++)
+        o[x] += w * r[x];
 }
 
 void fa_nn_native_dw_generic(const fa_nn_dw *d) {
@@ -68,7 +70,8 @@ void fa_nn_native_dw_generic(const fa_nn_dw *d) {
     for (int oy = 0; oy < d->h_out; oy++) {
         float *o = d->out + (size_t)oy * n;
         const float *row = d->p + (size_t)oy * (size_t)d->s_h * d->pitch;
-        for (size_t x = 0; x < n; x++) o[x] = d->bias;
+        for (size_t x = 0; x < n; x++)
+            o[x] = d->bias;
         for (int ky = 0; ky < d->kh; ky++)
             for (int kx = 0; kx < d->kw; kx++)
                 axpy_row(o, row + d->off[ky * d->kw + kx], d->w[ky * d->kw + kx], n);
@@ -77,7 +80,8 @@ void fa_nn_native_dw_generic(const fa_nn_dw *d) {
 }
 
 void fa_nn_native_split2_generic(const float *in, size_t n, float *even, float *odd) {
-    for (size_t x = 0; x + 1 < n; x += 2) *even++ = in[x], *odd++ = in[x + 1];
+    for (size_t x = 0; x + 1 < n; x += 2)
+        *even++ = in[x], *odd++ = in[x + 1];
     if (n % 2) *even = in[n - 1];
 }
 
@@ -149,20 +153,23 @@ AVX2_INLINE void store8(float *o, __m256 v, int lanes) {
  * constant after inlining for the 3x3 and 5x5 cases. */
 AVX2_INLINE void dw8(const fa_nn_dw *d, const size_t *off, const float *wt, const int ntaps) {
     __m256 w[DW_TAPS_MAX];
-    for (int t = 0; t < ntaps; t++) w[t] = _mm256_set1_ps(wt[t]);
+    for (int t = 0; t < ntaps; t++)
+        w[t] = _mm256_set1_ps(wt[t]);
     const __m256 bias = _mm256_set1_ps(d->bias), alpha = _mm256_set1_ps(d->alpha);
     dw_walk walk = {.width = 8};
     dw_group g;
     while (dw_group_next(d, &walk, &g)) {
         __m256 a[DW_GROUP];
 #pragma GCC unroll 8
-        for (int v = 0; v < DW_GROUP; v++) a[v] = bias;
+        for (int v = 0; v < DW_GROUP; v++)
+            a[v] = bias;
         for (int t = 0; t < ntaps; t++)
 #pragma GCC unroll 8
             for (int v = 0; v < DW_GROUP; v++)
                 a[v] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(g.in[v] + off[t]), a[v]);
 #pragma GCC unroll 8
-        for (int v = 0; v < DW_GROUP; v++) store8(g.out[v], act8(a[v], d->act, alpha), g.lanes[v]);
+        for (int v = 0; v < DW_GROUP; v++)
+            store8(g.out[v], act8(a[v], d->act, alpha), g.lanes[v]);
     }
 }
 
@@ -217,24 +224,37 @@ AVX512_INLINE void store16(float *o, __m512 v, int lanes) {
 
 AVX512_INLINE void dw16(const fa_nn_dw *d, const size_t *off, const float *wt, const int ntaps) {
     __m512 w[DW_TAPS_MAX];
-    for (int t = 0; t < ntaps; t++) w[t] = _mm512_set1_ps(wt[t]);
+    for (int t = 0; t < ntaps; t++)
+        w[t] = _mm512_set1_ps(wt[t]);
     const __m512 bias = _mm512_set1_ps(d->bias), alpha = _mm512_set1_ps(d->alpha);
     dw_walk walk = {.width = 16};
     dw_group g;
     while (dw_group_next(d, &walk, &g)) {
         __m512 a[DW_GROUP];
 #pragma GCC unroll 8
-        for (int v = 0; v < DW_GROUP; v++) a[v] = bias;
+        for (int v = 0; v < DW_GROUP; v++)
+            a[v] = bias;
         for (int t = 0; t < ntaps; t++)
 #pragma GCC unroll 8
             for (int v = 0; v < DW_GROUP; v++)
                 a[v] = _mm512_fmadd_ps(w[t], _mm512_loadu_ps(g.in[v] + off[t]), a[v]);
 #pragma GCC unroll 8
-        for (int v = 0; v < DW_GROUP; v++) store16(g.out[v], act16(a[v], d->act, alpha), g.lanes[v]);
+        for (int v = 0; v < DW_GROUP; v++)
+            store16(g.out[v], act16(a[v], d->act, alpha), g.lanes[v]);
     }
 }
 
 #define DW_ROWS_MAX 8 /* most output rows of one step of dw16_rows */
+
+/* Output rows oy0 .. oy0 + R - 1, columns x .. x + 15 (fewer at the row's
+ * end): the activation, then a masked store. */
+AVX512_INLINE void store_rows(const fa_nn_dw *d, const __m512 *acc, int oy0, int x, int R) {
+    const __m512 alpha = _mm512_set1_ps(d->alpha);
+    int left = d->w_out - x;
+    for (int r = 0; r < R; r++)
+        store16(d->out + (size_t)(oy0 + r) * (size_t)d->w_out + (size_t)x, act16(acc[r], d->act, alpha),
+                left < 16 ? left : 16);
+}
 
 /* Output rows oy0 .. oy0 + R - 1, columns x .. x + 15 of a stride-1,
  * undilated KH x KW filter: each input vector is loaded once and feeds
@@ -246,7 +266,8 @@ AVX512_INLINE void dw16_rows_step(const fa_nn_dw *d, const __m512 *w, int oy0, i
                                   const int KW, const int R) {
     const __m512 bias = _mm512_set1_ps(d->bias);
     __m512 acc[DW_ROWS_MAX];
-    for (int r = 0; r < R; r++) acc[r] = bias;
+    for (int r = 0; r < R; r++)
+        acc[r] = bias;
     const float *in = d->p + (size_t)oy0 * d->pitch + (size_t)x;
 #pragma GCC unroll 16
     for (int iy = 0; iy < R + KH - 1; iy++)
@@ -257,21 +278,19 @@ AVX512_INLINE void dw16_rows_step(const fa_nn_dw *d, const __m512 *w, int oy0, i
             for (int r = 0; r < R; r++)
                 if (iy - r >= 0 && iy - r < KH) acc[r] = _mm512_fmadd_ps(w[(iy - r) * KW + kx], v, acc[r]);
         }
-    const __m512 alpha = _mm512_set1_ps(d->alpha);
-    int left = d->w_out - x;
-    for (int r = 0; r < R; r++)
-        store16(d->out + (size_t)(oy0 + r) * (size_t)d->w_out + (size_t)x, act16(acc[r], d->act, alpha),
-                left < 16 ? left : 16);
+    store_rows(d, acc, oy0, x, R);
 }
 
 /* The plane R rows at a time (the last step moved up to end at the last
  * row: its overlapping rows are computed twice, same values). */
 AVX512_INLINE void dw16_rows(const fa_nn_dw *d, const int KH, const int KW, const int R) {
     __m512 w[DW_TAPS_MAX];
-    for (int t = 0; t < KH * KW; t++) w[t] = _mm512_set1_ps(d->w[t]);
+    for (int t = 0; t < KH * KW; t++)
+        w[t] = _mm512_set1_ps(d->w[t]);
     for (int oy = 0; oy < d->h_out; oy += R) {
         int oy0 = oy + R <= d->h_out ? oy : d->h_out - R;
-        for (int x = 0; x < d->w_out; x += 16) dw16_rows_step(d, w, oy0, x, KH, KW, R);
+        for (int x = 0; x < d->w_out; x += 16)
+            dw16_rows_step(d, w, oy0, x, KH, KW, R);
     }
 }
 
@@ -319,7 +338,8 @@ AVX512_INLINE void dwd_step(const fa_nn_dw *d, const __m512 *w, const __mmask16 
                             const int KH, const int KW, const int R, const int ROWS_OUT) {
     const __m512 bias = _mm512_set1_ps(d->bias);
     __m512 acc[DW_ROWS_MAX];
-    for (int r = 0; r < R; r++) acc[r] = bias;
+    for (int r = 0; r < R; r++)
+        acc[r] = bias;
     ptrdiff_t y0 = (ptrdiff_t)oy0 - d->pad_t, x0 = (ptrdiff_t)x - d->pad_l;
 #pragma GCC unroll 16
     for (int iy = 0; iy < R + KH - 1; iy++) {
@@ -334,11 +354,7 @@ AVX512_INLINE void dwd_step(const fa_nn_dw *d, const __m512 *w, const __mmask16 
                 if (iy - r >= 0 && iy - r < KH) acc[r] = _mm512_fmadd_ps(w[(iy - r) * KW + kx], v, acc[r]);
         }
     }
-    const __m512 alpha = _mm512_set1_ps(d->alpha);
-    int left = d->w_out - x;
-    for (int r = 0; r < R; r++)
-        store16(d->out + (size_t)(oy0 + r) * (size_t)d->w_out + (size_t)x, act16(acc[r], d->act, alpha),
-                left < 16 ? left : 16);
+    store_rows(d, acc, oy0, x, R);
 }
 
 /* The plane a 16-column strip at a time, R rows a step (the last step
@@ -346,10 +362,12 @@ AVX512_INLINE void dwd_step(const fa_nn_dw *d, const __m512 *w, const __mmask16 
  * take the checked variant. */
 AVX512_INLINE void dwd_plane(const fa_nn_dw *d, const int KH, const int KW, const int R) {
     __m512 w[DW_TAPS_MAX];
-    for (int t = 0; t < KH * KW; t++) w[t] = _mm512_set1_ps(d->w[t]);
+    for (int t = 0; t < KH * KW; t++)
+        w[t] = _mm512_set1_ps(d->w[t]);
     for (int x = 0; x < d->w_out; x += 16) {
         __mmask16 m[8];
-        for (int kx = 0; kx < KW; kx++) m[kx] = direct_col_mask(d, x, kx);
+        for (int kx = 0; kx < KW; kx++)
+            m[kx] = direct_col_mask(d, x, kx);
         for (int oy = 0; oy < d->h_out; oy += R) {
             int oy0 = oy + R <= d->h_out ? oy : d->h_out - R, y0 = oy0 - d->pad_t;
             if (y0 < 0 || y0 + R + KH - 1 > d->h_in)
@@ -375,7 +393,8 @@ AVX512_INLINE void dwd2_step(const fa_nn_dw *d, const __m512 *w, const __mmask16
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const __m512 bias = _mm512_set1_ps(d->bias);
     __m512 acc[R];
-    for (int r = 0; r < R; r++) acc[r] = bias;
+    for (int r = 0; r < R; r++)
+        acc[r] = bias;
     ptrdiff_t y0 = 2 * (ptrdiff_t)oy0 - d->pad_t, c0 = 2 * (ptrdiff_t)x - d->pad_l;
 #pragma GCC unroll 16
     for (int j = 0; j < 2 * R + 1; j++) {
@@ -398,16 +417,13 @@ AVX512_INLINE void dwd2_step(const fa_nn_dw *d, const __m512 *w, const __mmask16
                 for (int kx = 0; kx < 3; kx++)
                     acc[r] = _mm512_fmadd_ps(w[(j - 2 * r) * 3 + kx], t[kx], acc[r]);
     }
-    const __m512 alpha = _mm512_set1_ps(d->alpha);
-    int left = d->w_out - x;
-    for (int r = 0; r < R; r++)
-        store16(d->out + (size_t)(oy0 + r) * (size_t)d->w_out + (size_t)x, act16(acc[r], d->act, alpha),
-                left < 16 ? left : 16);
+    store_rows(d, acc, oy0, x, R);
 }
 
 AVX512_TARGET static void dwd2_3x3(const fa_nn_dw *d) {
     __m512 w[9];
-    for (int t = 0; t < 9; t++) w[t] = _mm512_set1_ps(d->w[t]);
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm512_set1_ps(d->w[t]);
     for (int x = 0; x < d->w_out; x += 16) {
         int c0 = 2 * x - d->pad_l;
         __mmask16 m[4] = {lanes_inside(d, c0), lanes_inside(d, c0 + 16), lanes_inside(d, c0 + 2),
