@@ -267,6 +267,10 @@ typedef struct fa_nn_quant fa_nn_quant;
  * option), FA_ENOMEM, or a run's error. */
 fa_nn_quant *fa_nn_calibrate(const fa_nn_model *m, const float *const *inputs, size_t n,
                              const fa_nn_calib_options *o);
+/* SHA-256 of the model file at path (a Darknet .cfg: the cfg, then its
+ * .weights), the hash a .fanq records of its source. 0, FA_ENOTFOUND,
+ * FA_EIO or FA_ENOMEM, naming the file. */
+int fa_nn_model_file_sha256(const char *path, unsigned char out[32]);
 /* Writes q as a quantised model file (format in quant.c; by convention
  * named *.fanq and kept beside its source model, whose name and SHA-256 it
  * stores). 0, FA_EIO or FA_EINVAL (q NULL). */

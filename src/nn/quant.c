@@ -76,6 +76,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
 #include <openssl/evp.h>
 
 #define QF_MAGIC "FANQ"
@@ -135,8 +139,7 @@ static int hash_file(EVP_MD_CTX *ctx, const char *path) {
     return rc;
 }
 
-/* SHA-256 of a model file (a .cfg: the cfg then its .weights). */
-static int model_sha256(const char *path, unsigned char out[32]) {
+int fa_nn_model_file_sha256(const char *path, unsigned char out[32]) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
@@ -428,7 +431,7 @@ static int calibrate_into(calib *c, const fa_nn_model *m, const float *const *in
     if (!rc) rc = unify_move_groups(c->g, q);
     if (!rc) rc = quantise_weights(c->g, q, o->fp32_heads);
     if (!rc && !(q->source = fa_strdup(fa_nn_model_path(m)))) rc = FA_ENOMEM;
-    if (!rc) rc = model_sha256(q->source, q->sha256);
+    if (!rc) rc = fa_nn_model_file_sha256(q->source, q->sha256);
     return rc;
 }
 
@@ -551,22 +554,72 @@ static int drift_of(const drift_ref *r, const fa_nn_quant *q, double *drift) {
     return rc;
 }
 
-/* The drifts of q and of each of its convs alone int8 against r. */
-static int sensitivity(const drift_ref *r, const fa_nn_quant *q, double *drift, double *all_drift) {
-    int8_t **one = fa_calloc(q->n_nodes ? q->n_nodes : 1, sizeof *one);
-    if (!one) return FA_ENOMEM;
-    fa_nn_quant v = *q; /* q with only conv k int8: a view sharing q's arrays */
+/* Sensitivity workers: each conv's drift alone int8 is a model build and
+ * the probe runs, independent of the others, so the convs are shared out
+ * over one thread per core (at most SENS_MAX_THREADS): on 2 cores the pass
+ * that picks the fp32 convs of NanoDet-m (70 builds) takes half the time,
+ * which is what the first analysis with a model waits for (autoquant.c). */
+#define SENS_MAX_THREADS 8
+
+typedef struct sens_job {
+    const drift_ref *r;
+    const fa_nn_quant *q;
+    double *drift;
+    pthread_mutex_t lock;
+    size_t next; /* the next conv to measure (under lock) */
+    int rc;      /* the first error (under lock) */
+    char msg[1024];
+} sens_job;
+
+/* The next conv index to measure, or SIZE_MAX when done or failed. */
+static size_t sens_next(sens_job *j) {
+    pthread_mutex_lock(&j->lock);
+    while (!j->rc && j->next < j->q->n_nodes && !j->q->w_q[j->next])
+        j->drift[j->next++] = 0;
+    size_t k = !j->rc && j->next < j->q->n_nodes ? j->next++ : SIZE_MAX;
+    pthread_mutex_unlock(&j->lock);
+    return k;
+}
+
+static void *sens_worker(void *arg) {
+    sens_job *j = arg;
+    int8_t **one = fa_calloc(j->q->n_nodes ? j->q->n_nodes : 1, sizeof *one);
+    fa_nn_quant v = *j->q; /* q with only conv k int8: a view sharing q's arrays */
     v.w_q = one;
-    int rc = drift_of(r, q, all_drift);
-    for (size_t k = 0; !rc && k < q->n_nodes; k++) {
-        drift[k] = 0;
-        if (!q->w_q[k]) continue;
-        one[k] = q->w_q[k];
-        rc = drift_of(r, &v, &drift[k]);
+    int rc = one ? 0 : fa_err_set(FA_ENOMEM, "nn: sensitivity: out of memory");
+    for (size_t k; !rc && (k = sens_next(j)) != SIZE_MAX;) {
+        one[k] = j->q->w_q[k];
+        double d = 0;
+        rc = drift_of(j->r, &v, &d);
         one[k] = NULL;
+        j->drift[k] = d; /* each k is written by the one worker that took it */
     }
     free(one);
-    return rc;
+    if (rc) {
+        pthread_mutex_lock(&j->lock);
+        if (!j->rc) j->rc = rc, snprintf(j->msg, sizeof j->msg, "%s", fa_err_msg());
+        pthread_mutex_unlock(&j->lock);
+    }
+    return NULL;
+}
+
+/* The drifts of q and of each of its convs alone int8 against r. */
+static int sensitivity(const drift_ref *r, const fa_nn_quant *q, double *drift, double *all_drift) {
+    int rc = drift_of(r, q, all_drift);
+    if (rc) return rc;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = cores < 1 ? 1 : cores > SENS_MAX_THREADS ? SENS_MAX_THREADS : (int)cores;
+    sens_job j = {.r = r, .q = q, .drift = drift};
+    pthread_t th[SENS_MAX_THREADS];
+    int started = 0;
+    pthread_mutex_init(&j.lock, NULL);
+    for (; started < n_threads - 1; started++)
+        if (pthread_create(&th[started], NULL, sens_worker, &j) != 0) break;
+    sens_worker(&j); /* this thread is one of the workers */
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&j.lock);
+    return j.rc ? fa_err_set(j.rc, "%s", j.msg) : 0;
 }
 
 static int check_probe(const fa_nn_model *m, const fa_nn_quant *q, const float *const *inputs, size_t n) {
@@ -902,7 +955,7 @@ static char *find_source(const char *fanq, const char *stored) {
 
 static int check_source(const char *file, const fa_nn_quant *q, const char *source) {
     unsigned char sha[32];
-    int rc = model_sha256(source, sha);
+    int rc = fa_nn_model_file_sha256(source, sha);
     if (rc) return fa_err_prefix("%s: source model '%s'", file, source);
     if (memcmp(sha, q->sha256, 32) != 0)
         return fa_err_set(FA_EINVAL,
