@@ -41,6 +41,7 @@
 #include "video/image.h"
 #include "vision/detector.h"
 #include "vision/eval.h"
+#include "vision/quantize.h"
 
 #define MAX_IMAGE_ARGS 256
 
@@ -52,76 +53,19 @@ typedef struct tune_args {
     double percentile, ratio;
 } tune_args;
 
-/* Preprocessed network inputs (one tile each) gathered from frames. */
-typedef struct tile_inputs {
-    float **v;
-    size_t n;
-} tile_inputs;
-
-static void inputs_free(tile_inputs *t) {
-    for (size_t i = 0; i < t->n; i++)
-        free(t->v[i]);
-    free(t->v);
-    t->v = NULL;
-    t->n = 0;
+/* Frame i of the expanded --images paths, loaded. */
+static int load_frame(void *user, size_t i, fa_image *img) {
+    const fa_cli_paths *paths = user;
+    return fa_image_load(paths->v[i], img);
 }
 
-/* The tiles the detector would run on img: its tile plan, over the pitch
- * region when roi is set (as `detect --roi auto`). Returns the count. */
-static int plan_tiles(const fa_tile_spec *spec, int roi, const fa_image *img, int net_w, int net_h,
-                      fa_tile *plan) {
-    fa_tile area = {0, 0, img->w, img->h};
-    if (roi && spec->mode != FA_TILES_NONE) fa_pitch_roi(img, &area);
-    return fa_tiles_plan_roi(spec, &area, net_w, net_h, plan, FA_TILES_MAX);
-}
-
-/* Every tile of every frame (the detector's tile plan), keeping at most max
- * spread evenly over all of them: tile k of K is kept when it crosses a
- * multiple of K / max. Calibrating on the tiles the detector will see
- * matters: with the pitch ROI, tiles of the stands would skew the ranges. */
+/* The detector's tiles of every frame (fa_det_tiles_gather), at most max. */
 static int gather_tiles(const fa_cli_paths *paths, const tune_args *a, fa_det_family fam, int net_w, int net_h,
-                        size_t max, tile_inputs *out) {
+                        size_t max, fa_det_tiles *out) {
     fa_tile_spec spec;
     int roi = 1;
     if (fa_tiles_parse(a->tiles, &spec) || fa_roi_parse(a->roi, &roi)) return fa_err_code();
-    fa_tile *plan = fa_malloc(FA_TILES_MAX * sizeof *plan);
-    uint8_t *scratch = fa_malloc((size_t)net_w * net_h * 3);
-    size_t total = 0, per = (size_t)3 * net_w * net_h;
-    int rc = plan && scratch ? 0 : FA_ENOMEM;
-    /* first pass: count, to spread the kept tiles */
-    int *counts = rc ? NULL : fa_calloc(paths->n, sizeof *counts);
-    for (size_t i = 0; counts && !rc && i < paths->n; i++) {
-        fa_image img = {0};
-        rc = fa_image_load(paths->v[i], &img);
-        if (!rc) counts[i] = plan_tiles(&spec, roi, &img, net_w, net_h, plan);
-        total += rc ? 0 : (size_t)counts[i];
-        fa_image_free(&img);
-    }
-    size_t keep = total < max ? total : max, seen = 0;
-    out->v = rc || !keep ? NULL : fa_calloc(keep, sizeof *out->v);
-    if (!rc && keep && !out->v) rc = FA_ENOMEM;
-    for (size_t i = 0; !rc && i < paths->n && out->n < keep; i++) {
-        fa_image img = {0};
-        rc = fa_image_load(paths->v[i], &img);
-        int n = rc ? 0 : plan_tiles(&spec, roi, &img, net_w, net_h, plan);
-        for (int k = 0; !rc && k < n && out->n < keep; k++, seen++) {
-            if ((seen * keep) / total == ((seen + 1) * keep) / total) continue; /* not this one */
-            float *x = fa_malloc(per * sizeof *x);
-            if (!x) {
-                rc = FA_ENOMEM;
-                break;
-            }
-            fa_detector_preprocess(fam, &img, &plan[k], net_w, net_h, scratch, x);
-            out->v[out->n++] = x;
-        }
-        fa_image_free(&img);
-    }
-    free(counts);
-    free(plan);
-    free(scratch);
-    if (!rc && out->n == 0) rc = fa_err_set(FA_EINVAL, "no tiles in the images given");
-    if (rc) inputs_free(out);
-    return rc;
+    return fa_det_tiles_gather(fam, net_w, net_h, &spec, roi, load_frame, (void *)paths, paths->n, max, out);
 }
 
 /* The family and input size of the model at path, through the detector. */
@@ -167,24 +111,20 @@ static void quantize_help(FILE *out) {
             "  -h, --help        show this help\n");
 }
 
-/* Mixed precision: the a->fp32_convs most sensitive convolutions of q go
- * back to fp32, judged on at most 16 of the tiles spread over all of them
- * (each variant is a model build and 16 runs: ~0.4 s for NanoDet-m). */
-static int keep_sensitive(const tune_args *a, const fa_nn_model *m, fa_nn_quant *q, const tile_inputs *in) {
-    const float *probe[16];
-    size_t n = in->n < 16 ? in->n : 16;
-    for (size_t i = 0; i < n; i++)
-        probe[i] = in->v[i * in->n / n];
-    fa_nn_keep_report rep;
-    double t0 = fa_clock_now();
-    if (fa_nn_quant_keep_fp32(q, m, probe, n, a->fp32_convs, &rep)) return -1;
-    const fa_nn_graph *g = fa_nn_model_graph(m);
-    printf("sensitivity on %zu tiles (%.1f s): output drift all int8 %.5f, with %d kept fp32 %.5f\n", n,
-           fa_clock_now() - t0, rep.drift_int8, rep.kept, rep.drift_mixed);
-    for (int i = 0; i < rep.kept; i++)
-        printf("  kept fp32: %s (drift alone int8 %.5f)\n", fa_nn_graph_node(g, (size_t)rep.node[i])->name,
-               rep.drift[i]);
-    return 0;
+static void print_report(const tune_args *a, const fa_cli_paths *paths, const fa_det_tiles *in,
+                         const fa_quantize_report *r) {
+    static const char *const names[] = {"minmax", "percentile", "entropy"};
+    printf("calibrated %s on %zu tiles of %zu frames (%s, %.1f s)\n", fa_path_base(a->model), in->n, paths->n,
+           names[a->method], r->calib_s);
+    if (a->fp32_convs > 0) {
+        printf("sensitivity on %zu tiles (%.1f s): output drift all int8 %.5f, with %d kept fp32 %.5f\n",
+               r->probe_tiles, r->keep_s, r->keep.drift_int8, r->keep.kept, r->keep.drift_mixed);
+        for (int i = 0; i < r->keep.kept; i++)
+            printf("  kept fp32: %s (drift alone int8 %.5f)\n", r->kept_name[i], r->keep.drift[i]);
+    }
+    printf("wrote %s\n", a->out);
+    printf("int8 convolutions: %zu, int8 tensors between operators: %zu, weights %.1f KiB\n", r->int8_convs,
+           r->int8_tensors, (double)r->weight_bytes / 1024.0);
 }
 
 static int quantize(const tune_args *a) {
@@ -192,39 +132,18 @@ static int quantize(const tune_args *a) {
     int w = 0, h = 0;
     if (probe_detector(a->model, a->backend, &fam, &w, &h)) return -1;
     fa_cli_paths paths = {0};
-    tile_inputs in = {0};
-    fa_nn_options no = {.backend = a->backend};
-    fa_nn_model *m = NULL;
-    fa_nn_quant *q = NULL;
+    fa_det_tiles in = {0};
+    fa_quantize_report rep;
+    fa_quantize_opts qo = {.backend = a->backend,
+                           .method = a->method,
+                           .percentile = a->percentile,
+                           .fp32_heads = a->fp32_heads,
+                           .fp32_convs = a->fp32_convs};
     int rc = fa_cli_paths_expand((char **)a->images, a->n_images, &paths);
     if (!rc) rc = gather_tiles(&paths, a, fam, w, h, (size_t)a->max_inputs, &in);
-    if (!rc && !(m = fa_nn_model_load(a->model, &no))) rc = -1;
-    fa_nn_calib_options co = {.method = a->method, .percentile = a->percentile, .fp32_heads = a->fp32_heads};
-    double t0 = fa_clock_now();
-    if (!rc && !(q = fa_nn_calibrate(m, (const float *const *)in.v, in.n, &co))) rc = -1;
-    if (!rc) {
-        static const char *const names[] = {"minmax", "percentile", "entropy"};
-        printf("calibrated %s on %zu tiles of %zu frames (%s, %.1f s)\n", fa_path_base(a->model), in.n,
-               paths.n, names[a->method], fa_clock_now() - t0);
-    }
-    if (!rc && a->fp32_convs > 0) rc = keep_sensitive(a, m, q, &in);
-    if (!rc) rc = fa_nn_quant_save(q, a->out);
-    if (!rc) {
-        printf("wrote %s\n", a->out);
-        fa_nn_model *qm = fa_nn_model_load(a->out, &no);
-        fa_nn_info info;
-        if (qm) {
-            fa_nn_model_info(qm, &info);
-            printf("int8 convolutions: %zu, int8 tensors between operators: %zu, weights %.1f KiB\n",
-                   info.int8_convs, info.int8_tensors, (double)info.weight_bytes / 1024.0);
-            fa_nn_model_free(qm);
-        } else {
-            rc = -1;
-        }
-    }
-    fa_nn_quant_free(q);
-    fa_nn_model_free(m);
-    inputs_free(&in);
+    if (!rc) rc = fa_quantize_detector(a->model, &in, &qo, a->out, &rep);
+    if (!rc) print_report(a, &paths, &in, &rep);
+    fa_det_tiles_free(&in);
     fa_cli_paths_free(&paths);
     return rc;
 }
@@ -293,7 +212,7 @@ static int time_pair(fa_nn_session *a, fa_nn_session *b, const float *input, int
 }
 
 /* Cosine similarity and max abs difference of every output, over the inputs. */
-static int drift(fa_nn_session *a, fa_nn_session *b, int n_out, const tile_inputs *in, double *cosine,
+static int drift(fa_nn_session *a, fa_nn_session *b, int n_out, const fa_det_tiles *in, double *cosine,
                  double *max_abs) {
     double dot = 0, na = 0, nb = 0;
     *max_abs = 0;
@@ -357,7 +276,7 @@ typedef struct prune_run {
     fa_nn_model *base, *pruned;
     fa_nn_session *sb, *sp;
     fa_nn_prune_report rep;
-    tile_inputs in;
+    fa_det_tiles in;
     fa_cli_paths paths;
 } prune_run;
 
@@ -451,7 +370,7 @@ static int prune(const tune_args *a) {
     }
     fa_nn_model_free(p.base);
     fa_nn_model_free(p.pruned);
-    inputs_free(&p.in);
+    fa_det_tiles_free(&p.in);
     fa_cli_paths_free(&p.paths);
     return rc;
 }
@@ -481,7 +400,8 @@ static int parse_tune(const char *sub, int argc, char **argv, tune_args *a, char
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *a = (tune_args){.backend = "auto", .tiles = "auto", .roi = "auto",
                      .method = strcmp(sub, "prune") ? FA_NN_CALIB_PERCENTILE : 0,
-                     .percentile = 99.999, .fp32_convs = 2, .max_inputs = 128, .runs = 30};
+                     .percentile = FA_QUANTIZE_PERCENTILE, .fp32_convs = FA_QUANTIZE_FP32_CONVS,
+                     .max_inputs = FA_QUANTIZE_MAX_TILES, .runs = 30};
     int c;
     char *end;
     optind = 0; /* glibc: a full re-initialisation (the command line was scanned before) */
