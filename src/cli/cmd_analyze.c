@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "analytics/analytics.h"
 #include "cli.h"
@@ -33,6 +34,7 @@
 #include "vision/analyze.h"
 #include "vision/calib.h"
 #include "vision/overlay.h"
+#include "vision/quantize.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -44,7 +46,8 @@ static void help(FILE *out) {
     fprintf(out,
             "usage: footanalytics analyze VIDEO [--out DIR] [--force] [--db PATH]\n"
             "                             [--calib FILE | --points SPEC] [--pitch LxW] [--no-refine]\n"
-            "                             [--model PATH] [--precision fp32|int8|fp16] [--backend B]\n"
+            "                             [--model PATH] [--precision fp32|int8|fp16] [--requantize]\n"
+            "                             [--backend B]\n"
             "                             [--threads N] [--detect-fps N] [--detect-width W]\n"
             "                             [--tiles auto|RxC|none] [--roi auto|none] [--duration S]\n"
             "                             [--ladder LIST] [--preset P] [--hwaccel auto|none|cuda|vaapi]\n"
@@ -72,7 +75,13 @@ static void help(FILE *out) {
             "                     frame's pitch lines when that lowers the line error)\n"
             "  --model PATH       detector (default %s, found under $FA_MODEL_DIR,\n"
             "                     $FA_DATA_DIR/models or ../shared/data/models)\n"
-            "  --precision P      fp32 (default), int8 (a .fanq model), fp16\n"
+            "  --precision P      int8 (default on the CPU backends), fp32 (default with --backend\n"
+            "                     onednn or cuda), fp16. INT8 runs a .fanq model as given; an FP32\n"
+            "                     model is quantised once on the video's first frames (8, 0.5 s apart;\n"
+            "                     ~10-20 s) and cached under $FA_CACHE_DIR (default\n"
+            "                     ~/.cache/footanalytics) by its SHA-256, so later runs start at once\n"
+            "  --requantize       quantise the model again even when cached (e.g. after a first video\n"
+            "                     unlike the others)\n"
             "  --backend B        auto, native, onednn, cuda\n"
             "  --threads N        detector threads (default 1; the transcoder has its own)\n"
             "  --detect-fps N     frames per second detected and tracked (default 5)\n"
@@ -97,9 +106,11 @@ typedef struct analyze_cli {
     fa_analyze_opts a;
     const char *db, *calib_file, *points, *overlay, *radar;
     fa_pitch pitch;
-    int refine, json;
+    int refine, json, precision_set, requantize;
     int ladder[FA_LADDER_MAX];
+    fa_autoquant_result *int8; /* the model quantised or found in the cache (auto INT8) */
     char model_buf[1024], out_buf[1024];
+    const char *model_source; /* the model asked for (c->a.model may become its INT8 file) */
     uint8_t classes[FA_COCO_CLASSES];
     fa_cli_progress progress;
 } analyze_cli;
@@ -136,7 +147,9 @@ static int parse_option(analyze_cli *c, int opt, const char *arg) {
     case 'p':
         if (fa_cli_precision_parse(arg, &a->det.precision))
             return fa_cli_usage("analyze", "--precision: expected fp32, int8 or fp16, got '%s'", arg);
+        c->precision_set = 1;
         return 0;
+    case 'q': c->requantize = 1; return 0;
     case 'b': a->det.backend = arg; return 0;
     case 'T':
         if ((rc = parse_number("--threads", arg, 1, 256, &v)) == 0) a->det.threads = (int)v;
@@ -179,6 +192,7 @@ static int parse_args(int argc, char **argv, analyze_cli *c) {
                                           {"no-refine", no_argument, NULL, 'n'},
                                           {"model", required_argument, NULL, 'm'},
                                           {"precision", required_argument, NULL, 'p'},
+                                          {"requantize", no_argument, NULL, 'q'},
                                           {"backend", required_argument, NULL, 'b'},
                                           {"threads", required_argument, NULL, 'T'},
                                           {"detect-fps", required_argument, NULL, 'F'},
@@ -262,6 +276,58 @@ static int calibrate(analyze_cli *c, fa_calib *cal, int *have, fa_calib_refine_s
     return rc;
 }
 
+/* ------------------------------------------------------------ detector */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The precision when none was given: INT8 on the CPU backends, where it
+ * runs at 0.46x the FP32 time, FP32 on the others. Returns 1 when the
+ * model is an FP32 file to be quantised (through the cache). */
+static int wants_auto_int8(analyze_cli *c) {
+    const char *b = c->a.det.backend;
+    int cpu = !b || !strcmp(b, "auto") || !strcmp(b, "native");
+    if (!c->precision_set) c->a.det.precision = cpu ? FA_NN_INT8 : FA_NN_FP32;
+    return c->a.det.precision == FA_NN_INT8 && !ends_with(c->a.model, ".fanq");
+}
+
+/* The INT8 model for c->a.model: from the cache, or quantised now on the
+ * video's first frames at the size the detector will see them. */
+static int prepare_int8(analyze_cli *c) {
+    fa_video_info v;
+    if (fa_video_probe(c->a.input, NULL, &v)) return fa_err_code();
+    fa_autoquant_opts o;
+    fa_autoquant_opts_default(&o);
+    o.tiles = c->a.det.tiles, o.roi = c->a.det.roi, o.refresh = c->requantize;
+    o.q.backend = c->a.det.backend;
+    int feed_h;
+    fa_analyze_feed_size(&c->a, v.display_width, v.display_height, &o.width, &feed_h);
+    if (!(c->int8 = fa_calloc(1, sizeof *c->int8))) return FA_ENOMEM;
+    if (fa_autoquant(c->a.model, c->a.input, &o, c->int8))
+        return fa_err_prefix("%s: quantising to INT8 (--precision fp32 runs it unquantised)",
+                             fa_path_base(c->a.model));
+    const fa_autoquant_result *r = c->int8;
+    if (r->built)
+        fa_log(FA_LOG_INFO, "INT8 detector ready", "file=%s frames=%zu tiles=%zu seconds=%.1f%s", r->path,
+               r->frames, r->tiles, r->build_s, r->temporary ? " temporary=1" : "");
+    c->a.model = r->path;
+    return 0;
+}
+
+static void print_detector(const analyze_cli *c) {
+    static const char *const names[] = {"FP32", "INT8", "FP16"};
+    int p = c->a.det.precision >= 0 && c->a.det.precision <= 2 ? c->a.det.precision : 0;
+    printf("  detector:    %s %s", fa_path_base(c->model_source), names[p]);
+    if (c->int8 && c->int8->built)
+        printf(" (quantised on %zu frames of this video in %.1f s%s)", c->int8->frames, c->int8->build_s,
+               c->int8->temporary ? "; the cache could not be written" : ", cached");
+    else if (c->int8)
+        printf(" (cached quantisation %s)", fa_path_base(c->int8->path));
+    printf("\n");
+}
+
 /* ------------------------------------------------------------ store */
 
 typedef struct stored {
@@ -331,6 +397,7 @@ static void print_text(const analyze_cli *c, const fa_analyze_result *r, const f
            t->source.display_height, t->wall_s);
     printf("  streaming:   %s (%d renditions, %d segments each, %s)\n", c->a.out_dir, t->ladder.n,
            t->segments, t->video_encoder);
+    print_detector(c);
     printf("  detection:   %lld frames at %.3g fps, %dx%d, %zu boxes, %.1f s in the detector\n",
            (long long)r->frames, c->a.detect_fps, r->feed_w, r->feed_h, r->detections, r->detect_s);
     printf("  tracking:    %zu tracks\n", r->tracks.n_tracks);
@@ -370,12 +437,15 @@ static void print_json(const analyze_cli *c, const fa_analyze_result *r, const f
            t->media_s, t->wall_s, (long long)r->frames, r->detections, r->detect_s, r->track_s,
            r->tracks.n_tracks, r->teams ? "true" : "false", r->teams_summary.similar ? "true" : "false",
            (double)r->teams_summary.separation, have_cal ? "true" : "false");
+    static const char *const precisions[] = {"fp32", "int8", "fp16"};
+    int p = c->a.det.precision >= 0 && c->a.det.precision <= 2 ? c->a.det.precision : 0;
+    printf(",\"precision\":\"%s\",\"quantised_now\":%s,\"quantise_s\":%.3f", precisions[p],
+           c->int8 && c->int8->built ? "true" : "false", c->int8 ? c->int8->build_s : 0.0);
     if (have_cal)
         printf(",\"rms_px\":%.3f,\"rms_m\":%.3f,\"match_id\":%lld,\"players\":%zu,\"samples\":%zu,"
                "\"off_pitch\":%zu,\"off_pitch_people\":%zu,\"metrics\":%zu",
                cal->rms_px, cal->rms_m, (long long)st->match_id, st->emit.players, st->emit.samples,
                st->emit.off_pitch, st->emit.off_pitch_people, st->metrics);
-    (void)c;
     printf("}\n");
 }
 
@@ -397,7 +467,8 @@ static int run(analyze_cli *c) {
     int have_cal = 0, status = 0;
     fa_analyze_result r = {0};
     stored st = {0};
-    int rc = calibrate(c, cal, &have_cal, &rs);
+    int rc = calibrate(c, cal, &have_cal, &rs); /* first: it checks the video and the points in no time */
+    if (!rc && wants_auto_int8(c)) rc = prepare_int8(c);
     if (!rc && have_cal) c->a.map = fa_calib_map, c->a.map_user = cal; /* people off the pitch: not players */
     if (rc || fa_analyze_video(&c->a, &r)) status = fa_cli_fail("analyze");
     if (c->progress.bar_drawn) fputc('\n', stderr);
@@ -421,6 +492,8 @@ static int run(analyze_cli *c) {
     }
     fa_analyze_result_free(&r);
     free(cal);
+    if (c->int8 && c->int8->temporary) unlink(c->int8->path);
+    free(c->int8);
     return status;
 }
 
@@ -435,6 +508,7 @@ int fa_cmd_analyze(int argc, char **argv) {
     }
     c->a.model =
         fa_cli_model_path(c->a.model ? c->a.model : DEFAULT_MODEL, c->model_buf, sizeof c->model_buf);
+    c->model_source = c->a.model;
     if (!c->a.out_dir) {
         snprintf(c->out_buf, sizeof c->out_buf, "%s", fa_path_base(c->a.input));
         char *dot = strrchr(c->out_buf, '.');

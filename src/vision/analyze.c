@@ -182,14 +182,11 @@ static int on_feed_frame(const fa_video_frame *f, void *user) {
     return 0;
 }
 
-/* The feed size: the source's display picture, at most MAX_FEED_WIDTH wide
- * (or detect_width), both sides even. */
-static void feed_size(const fa_analyze_opts *o, const fa_video_info *v, int *w, int *h) {
-    int sw = v->display_width, sh = v->display_height;
-    int want = o->detect_width > 0 ? o->detect_width : sw < MAX_FEED_WIDTH ? sw : MAX_FEED_WIDTH;
-    if (want > sw) want = sw;
+void fa_analyze_feed_size(const fa_analyze_opts *o, int src_w, int src_h, int *w, int *h) {
+    int want = o->detect_width > 0 ? o->detect_width : src_w < MAX_FEED_WIDTH ? src_w : MAX_FEED_WIDTH;
+    if (want > src_w) want = src_w;
     *w = want / 2 * 2;
-    *h = (int)lround((double)sh * want / sw) / 2 * 2;
+    *h = (int)lround((double)src_h * want / src_w) / 2 * 2;
     if (*h < 2) *h = 2;
 }
 
@@ -201,7 +198,7 @@ static int start(run_state *s, fa_video_info *src) {
     if (rc) return rc;
     if (fps > src->fps + 1e-9 && src->fps > 0)
         return fa_err_set(FA_EUSAGE, "analyze: --detect-fps %g is above the video's %g fps", fps, src->fps);
-    feed_size(o, src, &s->r->feed_w, &s->r->feed_h);
+    fa_analyze_feed_size(o, src->display_width, src->display_height, &s->r->feed_w, &s->r->feed_h);
     s->r->scale = (double)src->display_width / s->r->feed_w;
     if (!(s->det = fa_detector_new(o->model, &o->det))) return fa_err_code();
     fa_tracker_options to = o->tracker;

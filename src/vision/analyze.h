@@ -65,6 +65,11 @@ typedef struct fa_analyze_opts {
 /* Defaults: 5 fps, tiles auto with the pitch ROI, tracker defaults. */
 void fa_analyze_opts_default(fa_analyze_opts *o);
 
+/* The size of the frames the detector sees for a source picture of
+ * src_w x src_h: o->detect_width wide (0: the source's, at most 1536; never
+ * wider than the source), the height by the aspect ratio, both even. */
+void fa_analyze_feed_size(const fa_analyze_opts *o, int src_w, int src_h, int *w, int *h);
+
 typedef struct fa_analyze_result {
     fa_transcode_result transcode;
     int feed_w, feed_h;        /* detector feed size */

@@ -22,7 +22,10 @@ static char *tmp;
 
 static int setup(void **state) {
     (void)state;
-    return (tmp = fa_test_tmpdir()) ? 0 : -1;
+    if (!(tmp = fa_test_tmpdir())) return -1;
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/cache", tmp); /* the INT8 models the runs quantise, not ~/.cache */
+    return setenv("FA_CACHE_DIR", cache, 1);
 }
 
 static int teardown(void **state) {
@@ -49,6 +52,12 @@ static double num(const fa_json_value *o, const char *k) {
     const fa_json_value *v = fa_json_get(o, k);
     if (!v) fail_msg("missing key %s", k);
     return v->u.num;
+}
+
+static const char *str(const fa_json_value *o, const char *k) {
+    const fa_json_value *v = fa_json_get(o, k);
+    if (!v || v->type != FA_JSON_STRING) fail_msg("missing string %s", k);
+    return v->u.str.ptr;
 }
 
 static int truth(const fa_json_value *o, const char *k) {
@@ -138,6 +147,10 @@ static void test_clip(void **state) {
     assert_true(num(r, "samples") >= 15 * 8);
     assert_true(num(r, "off_pitch") <= num(r, "samples") / 10);
     assert_true(num(r, "metrics") > 100);
+    /* the default detector: INT8, quantised on the clip's first frames into the cache */
+    assert_string_equal(str(r, "precision"), "int8");
+    assert_true(truth(r, "quantised_now"));
+    assert_true(num(r, "quantise_s") > 0);
     fa_arena_free(a);
     char path[1200];
     struct stat sb;
@@ -148,6 +161,35 @@ static void test_clip(void **state) {
     check_stats(db);
     free(out);
     free(err);
+}
+
+/* The second analysis with the model finds its INT8 file in the cache;
+ * --precision fp32 runs the model as it is. */
+static void test_precision(void **state) {
+    (void)state;
+    FA_TEST_REQUIRE_DATA(fa_test_data(CLIP));
+    static const struct {
+        const char *opt, *precision;
+    } runs[] = {{"", "int8"}, {"--precision fp32", "fp32"}};
+    for (size_t i = 0; i < 2; i++) {
+        char args[4096], *out = NULL, *err = NULL;
+        snprintf(
+            args, sizeof args,
+            "analyze '%s' %s --out '%s/p%zu' --duration 1 --ladder 360 --preset ultrafast --hwaccel none "
+            "--detect-width 1280 --progress none --json",
+            fa_test_data(CLIP), runs[i].opt, tmp, i);
+        int rc = fa_test_run_cli(args, &out, &err);
+        if (rc != 0) fail_msg("exit %d: %s", rc, err);
+        fa_arena *a = fa_arena_new(1 << 12);
+        fa_json_value *r = parse(a, out);
+        assert_string_equal(str(r, "precision"), runs[i].precision);
+        assert_false(truth(r, "quantised_now"));
+        assert_null(strstr(err, "quantising")); /* no log line: nothing was quantised */
+        assert_true(num(r, "tracks") >= 5);
+        fa_arena_free(a);
+        free(out);
+        free(err);
+    }
 }
 
 /* Each stage's bad input: a clear message, exit 2 (bad input) or 1 (usage). */
@@ -214,6 +256,7 @@ static void test_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_precision),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
