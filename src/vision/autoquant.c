@@ -38,7 +38,8 @@
 
 #define DEFAULT_FRAMES 8
 #define DEFAULT_EVERY_S 0.5
-#define DEFAULT_PROBE_TILES 8 /* the sensitivity pass: half of `model quantize`'s 16, half the time */
+#define MIN_PEOPLE_PER_FRAME 2 /* below this the calibration is used but not cached: see look() */
+#define DEFAULT_PROBE_TILES 8  /* the sensitivity pass: half of `model quantize`'s 16, half the time */
 
 void fa_autoquant_opts_default(fa_autoquant_opts *o) {
     memset(o, 0, sizeof *o);
@@ -158,15 +159,30 @@ static int frame_copy(void *user, size_t i, fa_image *img) {
     return 0;
 }
 
-/* The family and input size of the detector at model. */
-static int probe(const char *model, const char *backend, fa_det_family *fam, int *w, int *h) {
-    fa_detector_options d = {.backend = backend};
+/* The FP32 detector's person boxes over the calibration frames, at the
+ * analysis's tiling: a calibration is kept in the cache only when its
+ * frames show players (MIN_PEOPLE_PER_FRAME on average), so a first video
+ * of an empty pitch or of something else altogether does not set the
+ * ranges of every later analysis. Also gives the family and input size. */
+static int look(const char *model, const fa_autoquant_opts *o, const frame_set *fs, fa_det_family *fam,
+                int *w, int *h, size_t *people) {
+    uint8_t classes[FA_COCO_CLASSES] = {0};
+    classes[FA_COCO_PERSON] = 1;
+    fa_detector_options d = {.backend = o->q.backend, .tiles = o->tiles, .roi = o->roi, .classes = classes};
     fa_detector *det = fa_detector_new(model, &d);
     if (!det) return fa_err_code();
     *fam = fa_detector_family(det);
     fa_detector_input_size(det, w, h);
+    *people = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < fs->n; i++) {
+        fa_detections dets = {0};
+        rc = fa_detector_run(det, &fs->v[i], &dets, NULL);
+        *people += dets.n;
+        fa_detections_free(&dets);
+    }
     fa_detector_free(det);
-    return 0;
+    return rc;
 }
 
 /* Quantises model on video's first frames into out. */
@@ -177,8 +193,8 @@ static int build(const char *model, const char *video, const fa_autoquant_opts *
     frame_set fs = {0};
     fa_det_tiles tiles = {0};
     double t0 = fa_clock_now();
-    int rc = probe(model, o->q.backend, &fam, &w, &h);
-    if (!rc) rc = read_frames(video, o, &fs);
+    int rc = read_frames(video, o, &fs);
+    if (!rc) rc = look(model, o, &fs, &fam, &w, &h, &r->people);
     if (!rc)
         rc = fa_det_tiles_gather(fam, w, h, &o->tiles, o->roi, frame_copy, &fs, fs.n, FA_QUANTIZE_MAX_TILES,
                                  &tiles);
@@ -192,12 +208,21 @@ static int build(const char *model, const char *video, const fa_autoquant_opts *
 
 /* ------------------------------------------------------------ the cache */
 
-/* Builds into a temporary name beside final and renames it into place. */
+/* Builds into a temporary name beside final and renames it into place,
+ * unless the frames showed too few people: then the temporary file is the
+ * model of this run only. */
 static int build_cached(const char *model, const char *video, const fa_autoquant_opts *o, const char *final,
                         fa_autoquant_result *r) {
     char tmp[PATH_MAX + 32]; /* ends in .fanq: the loader goes by the extension */
     snprintf(tmp, sizeof tmp, "%.*s.%ld.tmp.fanq", (int)(strlen(final) - 5), final, (long)getpid());
     int rc = build(model, video, o, tmp, r);
+    if (!rc && r->people < MIN_PEOPLE_PER_FRAME * r->frames) {
+        fa_log(FA_LOG_WARN, "INT8 model not cached: too few people in the calibration frames",
+               "people=%zu frames=%zu", r->people, r->frames);
+        snprintf(r->path, sizeof r->path, "%.4000s", tmp);
+        r->temporary = 1;
+        return 0;
+    }
     if (!rc && rename(tmp, final) != 0)
         rc = fa_err_set(FA_EIO, "%s: cannot rename into the cache: %s", final, strerror(errno));
     if (rc) unlink(tmp);

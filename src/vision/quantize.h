@@ -102,6 +102,8 @@ typedef struct fa_autoquant_result {
     double build_s;  /* seconds quantising (built) */
     size_t frames;   /* calibration frames read (built) */
     size_t tiles;    /* tiles calibrated on (built) */
+    size_t people;   /* person boxes the FP32 detector found in those frames (built); under 2 per
+                      * frame on average the model is not cached (temporary) */
     fa_quantize_report report;
 } fa_autoquant_result;
 
@@ -110,7 +112,8 @@ typedef struct fa_autoquant_result {
  * it is there and loads (its source unchanged); otherwise quantised on the
  * first frames of video and stored in the cache (written to a temporary
  * name and renamed, so concurrent analyses never see half a file). When
- * the cache cannot be written, a temporary file is used instead (r->temporary).
+ * the cache cannot be written, or the frames show fewer than 2 people
+ * each on average, a temporary file is used instead (r->temporary).
  * 0, or FA_EINVAL (video has no frames, no tiles), FA_ENOTFOUND (model),
  * FA_EIO, FA_ENOMEM. */
 int fa_autoquant(const char *model, const char *video, const fa_autoquant_opts *o, fa_autoquant_result *r);

@@ -8,8 +8,8 @@
  *     the convs asked for fp32;
  *   - the cache: quantised once, found the second time, quantised again on
  *     request or when the cached file is damaged, a temporary file when the
- *     cache cannot be written, clear errors for a missing model and a file
- *     that is not a video.
+ *     cache cannot be written or the frames show nobody (an empty pitch),
+ *     clear errors for a missing model and a file that is not a video.
  * FastestDet with few frames and tiles keeps this quick under the sanitizers.
  */
 #include <stdio.h>
@@ -169,6 +169,7 @@ static void test_cache(void **state) {
     assert_int_equal(r->temporary, 0);
     assert_int_equal(r->frames, 2);
     assert_true(r->tiles >= 2);
+    assert_true(r->people >= 2 * 2); /* the panorama's players: cached */
     assert_int_equal(strncmp(r->path, dir, strlen(dir)), 0);
     assert_non_null(strstr(r->path, "/FastestDet."));
     assert_non_null(strstr(r->path, ".p99.999-k0.fanq"));
@@ -232,6 +233,35 @@ static void test_cache_unwritable(void **state) {
     free(r);
 }
 
+/* An empty pitch calibrates its own run but is not cached. */
+static void test_no_people(void **state) {
+    (void)state;
+    FA_TEST_REQUIRE_DATA(fa_test_data(FASTESTDET));
+    char cmd[1400], video[1200], dir[1200];
+    snprintf(video, sizeof video, "%s/grass.mp4", tmp);
+    snprintf(
+        cmd, sizeof cmd,
+        "ffmpeg -loglevel error -y -f lavfi -i color=c=0x2a8a3a:s=1280x720:d=2:r=25 -pix_fmt yuv420p '%s'",
+        video);
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s/cache-grass", tmp);
+    fa_autoquant_opts o;
+    quick(&o, dir);
+    fa_autoquant_result *r = fa_calloc(1, sizeof *r);
+    int rc = fa_autoquant(fa_test_data(FASTESTDET), video, &o, r);
+    if (rc) fail_msg("%s", fa_err_msg());
+    assert_int_equal(r->built, 1);
+    assert_int_equal(r->temporary, 1);
+    assert_int_equal(r->people, 0);
+    assert_int_equal(r->frames, 2);
+    struct stat st;
+    assert_int_equal(stat(r->path, &st), 0);
+    unlink(r->path);
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir); /* nothing cached */
+    assert_int_equal(system(cmd), 0);
+    free(r);
+}
+
 static void test_errors(void **state) {
     (void)state;
     FA_TEST_REQUIRE_DATA(fa_test_data(FASTESTDET));
@@ -260,9 +290,9 @@ static void test_errors(void **state) {
 int main(void) {
     fa_video_quiet();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gather), cmocka_unit_test(test_quantize_detector),
-        cmocka_unit_test(test_cache),  cmocka_unit_test(test_cache_unwritable),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_gather),    cmocka_unit_test(test_quantize_detector),
+        cmocka_unit_test(test_cache),     cmocka_unit_test(test_cache_unwritable),
+        cmocka_unit_test(test_no_people), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
