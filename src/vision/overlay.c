@@ -43,7 +43,10 @@ void fa_overlay_number(fa_image *img, int x, int y, int n, int scale, const uint
     char text[16];
     int len = snprintf(text, sizeof text, "%d", n < 0 ? 0 : n);
     if (scale < 1) scale = 1;
-    fa_image_fill_rect(img, x - scale, y - scale, x + len * 4 * scale - 1, y + 6 * scale - 1, 20, 20, 20);
+    /* the backing contrasts with the digits: dark under team colours, light under the referees' black */
+    uint8_t back = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 70 ? 225 : 20;
+    fa_image_fill_rect(img, x - scale, y - scale, x + len * 4 * scale - 1, y + 6 * scale - 1, back, back,
+                       back);
     for (int i = 0; i < len; i++)
         for (int row = 0; row < 5; row++)
             for (int col = 0; col < 3; col++) {

@@ -55,6 +55,13 @@ static void test_number_font(void **state) {
     fa_overlay_number(&img, -20, -10, 123456, 4, red);
     fa_overlay_number(&img, 60, 30, 99, 5, red);
     fa_overlay_number(&img, 0, 0, -5, 0, red); /* drawn as 0 at scale 1 */
+    /* a referee's black digits go on a light backing, to be read */
+    static const uint8_t black[3] = {10, 10, 10};
+    fa_image_free(&img);
+    assert_int_equal(fa_image_alloc(&img, 32, 32), 0);
+    fa_overlay_number(&img, 8, 8, 1, 3, black);
+    assert_true(is(&img, 8 + 3, 8, 10, 10, 10)); /* '1' row 0, column 1: a digit cell */
+    assert_true(is(&img, 8, 8, 225, 225, 225));  /* column 0: the backing */
     fa_image_free(&img);
 }
 
