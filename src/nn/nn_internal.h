@@ -104,6 +104,39 @@ void fa_nn_graph_free_shuffles(fa_nn_graph *g);
  * outputs allocated to their shapes). 0 or FA_EINVAL naming the node. */
 int fa_nn_op_run(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes, void *const *bufs);
 
+/* 0 when the environment sets FA_NN_OPS_FAST=0: the plain Resize / Add /
+ * Transpose loops of ops.c and no fusion of non-conv nodes in sessions
+ * (runtime.c), for timing them against the fast paths; 1 otherwise. */
+int fa_nn_ops_fast(void);
+/* Whether Resize node rs and Add node ad, which reads rs's output as one
+ * of its two inputs, may run as one pass (fa_nn_op_resize_add): a
+ * bilinear fp32 4-D Resize, an Add of two same-sized tensors, and the
+ * switch FA_NN_OPS_FAST not 0. Does not check who else reads the
+ * Resize's output: the caller's part (runtime.c). */
+int fa_nn_resize_add_fusable(const fa_nn_graph *g, const fa_nn_node *rs, const fa_nn_node *ad,
+                             const fa_nn_shape *shapes);
+/* Runs them as one pass: ad's output = its other input + rs's input
+ * resized, element by element, bitwise what running rs then ad gives,
+ * without reading or writing rs's output (rs's input must still be
+ * valid). 0 or FA_ENOMEM naming both nodes. */
+int fa_nn_op_resize_add(const fa_nn_graph *g, const fa_nn_node *rs, const fa_nn_node *ad,
+                        const fa_nn_shape *shapes, void *const *bufs);
+
+/* Whether node nd can run with its input 0 read as `blocks` equal blocks
+ * found anywhere (fa_nn_op_run_blocks): a Sigmoid, or a Transpose that is
+ * a batch of `blocks` 2-D float transposes (a detector head's [N][C][HW]
+ * -> [N][HW][C]); and FA_NN_OPS_FAST not 0. */
+int fa_nn_op_blocks_ok(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes, int64_t blocks);
+/* Runs such a node (fa_nn_op_blocks_ok said 1) on input 0's elements
+ * taken as blocks: block b (of count / blocks floats) at x + b * stride,
+ * instead of from bufs (runtime.c: a Split's part, read where the Split's
+ * input holds it). sigmoid_first (a Transpose only): the elements go
+ * through a Sigmoid first (one fused into it). Output as fa_nn_op_run
+ * gives it (after fa_nn_op_run of that Sigmoid), bitwise. */
+void fa_nn_op_run_blocks(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes,
+                         void *const *bufs, const float *x, int64_t blocks, int64_t stride,
+                         int sigmoid_first);
+
 /* Resize node nd's index tables (what the CPU operator uses): for each
  * output row, then each output column, the two source indices and the
  * weight of the second (nearest: equal indices, weight 0). The arrays

@@ -25,7 +25,14 @@
  *   - a 2-D transpose (the [C][HW] <-> [HW][C] pair around a head's
  *     softmax) goes in 16 x 16 tiles (AVX-512: in registers), a nearest Resize copies rows and
  *     doubles columns instead of interpolating, a constant Pad of the last
- *     two dims writes each output float once.
+ *     two dims writes each output float once;
+ *   - for NanoDet-m's neck and heads: a bilinear Resize is separable (each
+ *     source row interpolated along W once, then each output row from two
+ *     of those; AVX-512 with permutes), the residual Add is AVX-512, a
+ *     batch of 2-D transposes uses the tiles too, and runtime.c may fuse
+ *     a Resize into its Add (fa_nn_op_resize_add) and run a Sigmoid or
+ *     Transpose on a Split's part in place (fa_nn_op_run_blocks).
+ *     FA_NN_OPS_FAST=0 turns all of that off (the code before, for timing).
  * The AVX-512 code is compiled with target attributes (the library stays
  * generic x86-64) and picked per call from the CPU (ops_avx512).
  */
@@ -81,6 +88,18 @@ static int ops_avx512(void) {
 #endif
 }
 
+/* FA_NN_OPS_FAST=0 runs the plain code this file had before the vector
+ * Resize / Add and the batched transpose, and runtime.c's fusions
+ * (Resize + Add, the int8 channel shuffle) off (same results, bitwise): a
+ * switch for timing both in one build (model bench), like
+ * FA_NN_DW_DIRECT=0 for the depthwise kernels. */
+int fa_nn_ops_fast(void) {
+    const char *want = getenv("FA_NN_OPS_FAST");
+    return !(want && strcmp(want, "0") == 0);
+}
+
+static int ops_fast(void) { return fa_nn_ops_fast(); }
+
 /* ------------------------------------------------------------ elementwise */
 
 static void run_sigmoid(const float *x, float *y, int64_t n);
@@ -118,6 +137,28 @@ static void run_batchnorm(const op_ctx *c) {
         }
 }
 
+#if OPS_X86
+#define OPS_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
+
+static __mmask16 tail_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* y = a + b over n floats, 64 at a time then masked 16s (the library is
+ * built for generic x86-64, where the plain loop gets 4-float SSE). */
+OPS_AVX512 static void add_avx512(const float *a, const float *b, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int64_t k = i; k < i + 64; k += 16)
+            _mm512_storeu_ps(y + k, _mm512_add_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k)));
+    for (; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 va = _mm512_maskz_loadu_ps(m, a + i), vb = _mm512_maskz_loadu_ps(m, b + i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(va, vb));
+    }
+}
+#endif
+
 /* Add with numpy broadcasting: strides of 0 on broadcast dims. */
 static void run_add(const op_ctx *c) {
     const fa_nn_shape *o = osh(c, 0);
@@ -125,6 +166,12 @@ static void run_add(const op_ctx *c) {
     float *y = out(c, 0);
     int64_t n = fa_nn_shape_count(o);
     if (fa_nn_shape_count(ish(c, 0)) == n && fa_nn_shape_count(ish(c, 1)) == n) {
+#if OPS_X86
+        if (ops_fast() && ops_avx512()) {
+            add_avx512(a, b, y, n);
+            return;
+        }
+#endif
         for (int64_t i = 0; i < n; i++) /* the residual case: same shapes, one vector loop */
             y[i] = a[i] + b[i];
         return;
@@ -230,8 +277,6 @@ static void softmax_block_generic(const float *x, float *y, int64_t len, int64_t
 }
 
 #if OPS_X86
-#define OPS_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
-
 /* exp_approx on 16 floats, the same operations. */
 OPS_AVX512 static __m512 exp_avx512(__m512 x) {
     __m512 v = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
@@ -245,10 +290,6 @@ OPS_AVX512 static __m512 exp_avx512(__m512 x) {
     p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
     __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
-static __mmask16 tail_mask(int64_t left) {
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
 /* softmax_row_generic, a vector of lanes. */
@@ -313,15 +354,20 @@ OPS_AVX512 static void softmax_block_avx512(const float *x, float *y, int64_t le
  * call per value was the largest non-convolution cost); the AVX-512 loop
  * does the same operations as the portable one, bitwise equal. */
 #if OPS_X86
+OPS_AVX512 static __m512 sigmoid16(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
 OPS_AVX512 static void sigmoid_avx512(const float *x, float *y, int64_t n) {
-    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 t = tail_mask(n - i);
-        __m512 e = exp_avx512(_mm512_sub_ps(zero, _mm512_maskz_loadu_ps(t, x + i)));
-        _mm512_mask_storeu_ps(y + i, t, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+        _mm512_mask_storeu_ps(y + i, t, sigmoid16(_mm512_maskz_loadu_ps(t, x + i)));
     }
 }
 #endif
+
+static float sigmoid1(float x) { return 1.0f / (1.0f + exp_approx(0.0f - x)); }
 
 static void run_sigmoid(const float *x, float *y, int64_t n) {
 #if OPS_X86
@@ -331,7 +377,7 @@ static void run_sigmoid(const float *x, float *y, int64_t n) {
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        y[i] = 1.0f / (1.0f + exp_approx(0.0f - x[i]));
+        y[i] = sigmoid1(x[i]);
 }
 
 /* Softmax over axis; before opset 13 the input is coerced to 2-D at axis
@@ -779,28 +825,11 @@ static void resize_nearest_planes(const float *x, float *y, int64_t planes, int6
     }
 }
 
-static int run_resize(const op_ctx *c) {
-    const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
-    int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3];
-    size_t nidx = (size_t)(OH + OW);
-    int64_t *i0 = fa_malloc(nidx * 2 * sizeof *i0);
-    float *wt = fa_malloc(nidx * sizeof *wt);
-    if (!i0 || !wt) {
-        free(i0);
-        free(wt);
-        return FA_ENOMEM;
-    }
-    int64_t *i1 = i0 + nidx;
-    fa_nn_resize_tables(c->nd, c->s, c->bufs, i0, i1, wt);
-    const float *x = in(c, 0);
-    float *y = out(c, 0);
-    if (c->nd->a.resize_mode == FA_NN_RESIZE_NEAREST) {
-        resize_nearest_planes(x, y, is->d[0] * is->d[1], H, W, OH, OW, i0, i0 + OH);
-        free(i0);
-        free(wt);
-        return 0;
-    }
-    for (int64_t p = 0; p < is->d[0] * is->d[1]; p++) {
+/* The plain bilinear loop (FA_NN_OPS_FAST=0): per output element, two
+ * horizontal interpolations and one vertical, from the index tables. */
+static void bilinear_direct(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int64_t OH,
+                            int64_t OW, const int64_t *i0, const int64_t *i1, const float *wt) {
+    for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * H * W;
         float *yp = y + p * OH * OW;
         for (int64_t h = 0; h < OH; h++) {
@@ -814,8 +843,183 @@ static int run_resize(const op_ctx *c) {
             }
         }
     }
+}
+
+/* Bilinear Resize, separable. The horizontal interpolation of a source
+ * row, r[a0] + (r[a1] - r[a0]) * fx, does not depend on the output row,
+ * yet the plain loop computes it twice per output element (top and
+ * bottom) and each source row is the top or bottom of ~2 output rows in a
+ * 2x upsample: here each source row a plane uses is interpolated once into
+ * hx, then every output row is top + (bot - top) * fy over two hx rows.
+ * The same operations on the same values per element: bitwise the plain
+ * loop's results. AVX-512 does 16 output columns at a time, their sources
+ * taken from a 32-float window of the row with one two-register permute
+ * (any scale >= 1/2, the usual up- and downsampling), else a gather. */
+typedef struct bilin {
+    int64_t H, W, OH, OW;
+    const int64_t *ih0, *ih1, *iw0, *iw1; /* source rows / columns per output row / column */
+    const float *fy, *fx;                 /* the second source's weight */
+    int64_t *base;                        /* per 16 output columns: window start, -1 gather */
+    float *hx;                            /* [H][OW]: source rows interpolated along W */
+    int32_t *c0, *c1;                     /* iw0 / iw1 as vector indices */
+    unsigned char *used;                  /* [H]: a source row some output row reads */
+} bilin;
+
+static void lerp_row_generic(const float *r, const bilin *b, float *out) {
+    for (int64_t w = 0; w < b->OW; w++)
+        out[w] = r[b->iw0[w]] + (r[b->iw1[w]] - r[b->iw0[w]]) * b->fx[w];
+}
+
+/* One output row from two interpolated rows; plus[w] added last when
+ * plus is not NULL (a fused Add: fa_nn_op_resize_add). */
+static void lerp_rows_generic(const float *t, const float *bt, float fy, int64_t n, const float *plus,
+                              float *y) {
+    if (!plus) {
+        for (int64_t w = 0; w < n; w++)
+            y[w] = t[w] + (bt[w] - t[w]) * fy;
+        return;
+    }
+    for (int64_t w = 0; w < n; w++)
+        y[w] = (t[w] + (bt[w] - t[w]) * fy) + plus[w];
+}
+
+#if OPS_X86
+/* Lanes i < 16 with col + i < w (col >= 0). */
+static __mmask16 cols_below(int64_t col, int64_t w) { return w - col <= 0 ? 0 : tail_mask(w - col); }
+
+OPS_AVX512 static void lerp_row_avx512(const float *r, const bilin *b, float *out) {
+    for (int64_t w = 0, blk = 0; w < b->OW; w += 16, blk++) {
+        __mmask16 m = tail_mask(b->OW - w);
+        __m512i i0 = _mm512_maskz_loadu_epi32(m, b->c0 + w), i1 = _mm512_maskz_loadu_epi32(m, b->c1 + w);
+        __m512 v0, v1, f = _mm512_maskz_loadu_ps(m, b->fx + w);
+        int64_t at = b->base[blk];
+        if (at >= 0) {
+            __m512 lo = _mm512_maskz_loadu_ps(cols_below(at, b->W), r + at), hi = _mm512_setzero_ps();
+            if (at + 16 < b->W) hi = _mm512_maskz_loadu_ps(cols_below(at + 16, b->W), r + at + 16);
+            __m512i sb = _mm512_set1_epi32((int)at);
+            v0 = _mm512_permutex2var_ps(lo, _mm512_sub_epi32(i0, sb), hi);
+            v1 = _mm512_permutex2var_ps(lo, _mm512_sub_epi32(i1, sb), hi);
+        } else {
+            v0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i0, r, 4);
+            v1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i1, r, 4);
+        }
+        _mm512_mask_storeu_ps(out + w, m, _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(v1, v0), f)));
+    }
+}
+
+OPS_AVX512 static void lerp_rows_avx512(const float *t, const float *bt, float fy, int64_t n,
+                                        const float *plus, float *y) {
+    __m512 f = _mm512_set1_ps(fy);
+    for (int64_t w = 0; w < n; w += 16) {
+        __mmask16 m = tail_mask(n - w);
+        __m512 vt = _mm512_maskz_loadu_ps(m, t + w), vb = _mm512_maskz_loadu_ps(m, bt + w);
+        __m512 v = _mm512_add_ps(vt, _mm512_mul_ps(_mm512_sub_ps(vb, vt), f));
+        if (plus) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, plus + w));
+        _mm512_mask_storeu_ps(y + w, m, v);
+    }
+}
+#endif
+
+/* Fills the per-call tables of b past the index tables, in one block
+ * fa_malloc'd into *mem (the caller frees it): 0, or FA_ENOMEM. */
+static int bilin_tables(bilin *b, void **mem) {
+    int64_t blocks = (b->OW + 15) / 16;
+    size_t bytes = (size_t)blocks * sizeof(int64_t) + (size_t)(b->H * b->OW) * sizeof(float) +
+                   (size_t)b->OW * 2 * sizeof(int32_t) + (size_t)b->H;
+    char *p = *mem = fa_malloc(bytes);
+    if (!p) return FA_ENOMEM;
+    b->base = (int64_t *)(void *)p, p += (size_t)blocks * sizeof(int64_t);
+    b->hx = (float *)(void *)p, p += (size_t)(b->H * b->OW) * sizeof(float);
+    b->c0 = (int32_t *)(void *)p, b->c1 = b->c0 + b->OW, p += (size_t)b->OW * 2 * sizeof(int32_t);
+    b->used = (unsigned char *)p;
+    memset(b->used, 0, (size_t)b->H);
+    for (int64_t h = 0; h < b->OH; h++)
+        b->used[b->ih0[h]] = b->used[b->ih1[h]] = 1;
+    for (int64_t w = 0; w < b->OW; w++)
+        b->c0[w] = (int32_t)b->iw0[w], b->c1[w] = (int32_t)b->iw1[w];
+    for (int64_t k = 0; k < blocks; k++) {
+        int64_t lo = b->W, hi = 0;
+        for (int64_t w = k * 16; w < b->OW && w < k * 16 + 16; w++) {
+            lo = b->iw0[w] < lo ? b->iw0[w] : lo, lo = b->iw1[w] < lo ? b->iw1[w] : lo;
+            hi = b->iw0[w] > hi ? b->iw0[w] : hi, hi = b->iw1[w] > hi ? b->iw1[w] : hi;
+        }
+        b->base[k] = hi - lo < 32 ? lo : -1;
+    }
+    return 0;
+}
+
+/* The Resize of b over planes of x into y, plus (when not NULL, y's
+ * shape) added to each output element. */
+static void bilinear_planes(const float *x, const float *plus, float *y, int64_t planes, const bilin *b,
+                            int wide) {
+    void (*row)(const float *, const bilin *, float *) = lerp_row_generic;
+    void (*rows)(const float *, const float *, float, int64_t, const float *, float *) = lerp_rows_generic;
+#if OPS_X86
+    if (wide) row = lerp_row_avx512, rows = lerp_rows_avx512;
+#endif
+    (void)wide;
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * b->H * b->W;
+        float *yp = y + p * b->OH * b->OW;
+        for (int64_t r = 0; r < b->H; r++)
+            if (b->used[r]) row(xp + r * b->W, b, b->hx + r * b->OW);
+        for (int64_t h = 0; h < b->OH; h++) {
+            const float *pl = plus ? plus + (p * b->OH + h) * b->OW : NULL;
+            rows(b->hx + b->ih0[h] * b->OW, b->hx + b->ih1[h] * b->OW, b->fy[h], b->OW, pl, yp + h * b->OW);
+        }
+    }
+}
+
+/* Resize c's input 0 into y, plus added when not NULL (bilinear only:
+ * fa_nn_resize_add_fusable). */
+static int resize_into(const op_ctx *c, const float *plus, float *y) {
+    const fa_nn_shape *is = ish(c, 0), *os = osh(c, 0);
+    int64_t H = is->d[2], W = is->d[3], OH = os->d[2], OW = os->d[3], planes = is->d[0] * is->d[1];
+    size_t nidx = (size_t)(OH + OW);
+    int64_t *i0 = fa_malloc(nidx * 2 * sizeof *i0);
+    float *wt = fa_malloc(nidx * sizeof *wt);
+    void *mem = NULL;
+    int rc = i0 && wt ? 0 : FA_ENOMEM;
+    if (!rc) {
+        int64_t *i1 = i0 + nidx;
+        fa_nn_resize_tables(c->nd, c->s, c->bufs, i0, i1, wt);
+        const float *x = in(c, 0);
+        bilin b = {H, W, OH, OW, i0, i1, i0 + OH, i1 + OH, wt, wt + OH, NULL, NULL, NULL, NULL, NULL};
+        if (c->nd->a.resize_mode == FA_NN_RESIZE_NEAREST)
+            resize_nearest_planes(x, y, planes, H, W, OH, OW, i0, i0 + OH);
+        else if (!ops_fast() || W > INT32_MAX)
+            bilinear_direct(x, y, planes, H, W, OH, OW, i0, i1, wt);
+        else if (!(rc = bilin_tables(&b, &mem)))
+            bilinear_planes(x, plus, y, planes, &b, ops_avx512());
+    }
+    free(mem);
     free(i0);
     free(wt);
+    return rc;
+}
+
+static int run_resize(const op_ctx *c) { return resize_into(c, NULL, out(c, 0)); }
+
+int fa_nn_resize_add_fusable(const fa_nn_graph *g, const fa_nn_node *rs, const fa_nn_node *ad,
+                             const fa_nn_shape *shapes) {
+    if (!ops_fast() || rs->op != FA_NN_OP_RESIZE || ad->op != FA_NN_OP_ADD || ad->n_in != 2) return 0;
+    if (rs->a.resize_mode != FA_NN_RESIZE_LINEAR || g->tensors[rs->in[0]].dtype != FA_NN_FLOAT) return 0;
+    const fa_nn_shape *is = &shapes[rs->in[0]], *y = &shapes[ad->out[0]];
+    int r = rs->out[0];
+    if (is->rank != 4 || is->d[3] > INT32_MAX || (ad->in[0] == r) == (ad->in[1] == r)) return 0;
+    int64_t n = fa_nn_shape_count(y);
+    return fa_nn_shape_count(&shapes[ad->in[0]]) == n && fa_nn_shape_count(&shapes[ad->in[1]]) == n &&
+           fa_nn_shape_count(&shapes[r]) == n;
+}
+
+int fa_nn_op_resize_add(const fa_nn_graph *g, const fa_nn_node *rs, const fa_nn_node *ad,
+                        const fa_nn_shape *shapes, void *const *bufs) {
+    op_ctx c = {g, rs, shapes, bufs};
+    int other = ad->in[0] == rs->out[0] ? ad->in[1] : ad->in[0];
+    int rc = resize_into(&c, bufs[other], bufs[ad->out[0]]);
+    if (rc)
+        return fa_err_set(rc, "%s: node '%s' (Resize fused into Add '%s'): out of memory", g->file, rs->name,
+                          ad->name);
     return 0;
 }
 
@@ -890,10 +1094,10 @@ static void plan_transpose(const fa_nn_shape *is, const int *perm, perm_plan *p)
 #if OPS_X86
 /* One whole 16 x 16 tile: y[j * ldy + i] = x[i * ldx + j], in registers
  * (pairs, then quads interleaved within 128-bit lanes, then the lanes). */
-OPS_AVX512 static void transpose16_avx512(const float *x, int64_t ldx, float *y, int64_t ldy) {
+OPS_AVX512 static void transpose16_avx512(const float *x, int64_t ldx, float *y, int64_t ldy, int sig) {
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++)
-        r[i] = _mm512_loadu_ps(x + i * ldx);
+        r[i] = sig ? sigmoid16(_mm512_loadu_ps(x + i * ldx)) : _mm512_loadu_ps(x + i * ldx);
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -916,7 +1120,8 @@ OPS_AVX512 static void transpose16_avx512(const float *x, int64_t ldx, float *y,
 }
 #endif
 
-static void transpose_2d_f32(const void *xv, void *yv, int64_t rows, int64_t cols) {
+/* sig: y[j][i] = sigmoid(x[i][j]) (a Sigmoid fused in: fa_nn_op_run_blocks). */
+static void transpose_2d_f32(const void *xv, void *yv, int64_t rows, int64_t cols, int sig) {
     const uint32_t *x = xv;
     uint32_t *y = yv;
     enum { T = 16 };
@@ -927,11 +1132,14 @@ static void transpose_2d_f32(const void *xv, void *yv, int64_t rows, int64_t col
 #if OPS_X86
             if (wide && i1 - i0 == T && j1 - j0 == T) {
                 const float *xt = (const float *)xv + i0 * cols + j0;
-                transpose16_avx512(xt, cols, (float *)yv + j0 * rows + i0, rows);
+                transpose16_avx512(xt, cols, (float *)yv + j0 * rows + i0, rows, sig);
                 continue;
             }
 #endif
-            for (int64_t j = j0; j < j1; j++)
+            for (int64_t j = j0; sig && j < j1; j++)
+                for (int64_t i = i0; i < i1; i++)
+                    ((float *)yv)[j * rows + i] = sigmoid1(((const float *)xv)[i * cols + j]);
+            for (int64_t j = j0; !sig && j < j1; j++)
                 for (int64_t i = i0; i < i1; i++)
                     y[j * rows + i] = x[i * cols + j];
         }
@@ -949,7 +1157,16 @@ static void run_transpose(const op_ctx *c) {
     const char *x = in(c, 0);
     char *y = out(c, 0);
     if (p.rank == 2 && p.st[0] == 1 && p.st[1] == p.od[0] && es == 4) {
-        transpose_2d_f32(x, y, p.od[1], p.od[0]);
+        transpose_2d_f32(x, y, p.od[1], p.od[0], 0);
+        return;
+    }
+    /* a batch of 2-D transposes ([N][C][HW] -> [N][HW][C]: a detector head's output at batch > 1) */
+    if (p.rank == 3 && p.st[1] == 1 && p.st[2] == p.od[1] && p.st[0] == p.od[1] * p.od[2] && es == 4 &&
+        ops_fast()) {
+        for (int64_t i = 0; i < p.od[0]; i++) {
+            size_t at = (size_t)(i * p.st[0]) * es;
+            transpose_2d_f32(x + at, y + at, p.od[2], p.od[1], 0);
+        }
         return;
     }
     /* the innermost output dim: a contiguous run when its input stride is 1 */
@@ -1076,6 +1293,55 @@ static void run_pad(const op_ctx *c) {
             if (++idx[d] < is->d[d]) break;
             idx[d] = 0;
         }
+    }
+}
+
+/* ------------------------------------------------- input read in blocks */
+
+/* The 2-D transposes node nd (a Transpose) is a batch of, when its plan
+ * is [blocks][rows][cols] -> [blocks][cols][rows] of floats (or one of
+ * them with blocks 1): 1 with *rows and *cols set, else 0. */
+static int transpose_blocks(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes,
+                            int64_t blocks, int64_t *rows, int64_t *cols) {
+    const fa_nn_shape *is = &shapes[nd->in[0]];
+    if (g->tensors[nd->in[0]].dtype != FA_NN_FLOAT || nd->n_in != 1) return 0;
+    int perm[FA_NN_MAX_RANK];
+    for (int i = 0; i < is->rank; i++)
+        perm[i] = nd->a.n_perm ? nd->a.perm[i] : is->rank - 1 - i;
+    perm_plan p;
+    plan_transpose(is, perm, &p);
+    if (p.rank == 2 && blocks == 1 && p.st[0] == 1 && p.st[1] == p.od[0]) {
+        *rows = p.od[1], *cols = p.od[0];
+        return 1;
+    }
+    if (p.rank == 3 && p.od[0] == blocks && p.st[1] == 1 && p.st[2] == p.od[1] &&
+        p.st[0] == p.od[1] * p.od[2]) {
+        *rows = p.od[2], *cols = p.od[1];
+        return 1;
+    }
+    return 0;
+}
+
+int fa_nn_op_blocks_ok(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes,
+                       int64_t blocks) {
+    int64_t rows, cols, n = fa_nn_shape_count(&shapes[nd->in[0]]);
+    if (!ops_fast() || blocks < 1 || n % blocks) return 0;
+    if (nd->op == FA_NN_OP_SIGMOID) return g->tensors[nd->in[0]].dtype == FA_NN_FLOAT;
+    return nd->op == FA_NN_OP_TRANSPOSE && transpose_blocks(g, nd, shapes, blocks, &rows, &cols);
+}
+
+void fa_nn_op_run_blocks(const fa_nn_graph *g, const fa_nn_node *nd, const fa_nn_shape *shapes,
+                         void *const *bufs, const float *x, int64_t blocks, int64_t stride,
+                         int sigmoid_first) {
+    int64_t rows = 1, cols = 1, len = fa_nn_shape_count(&shapes[nd->in[0]]) / blocks;
+    float *y = bufs[nd->out[0]];
+    int sigmoid = nd->op == FA_NN_OP_SIGMOID;
+    if (!sigmoid) transpose_blocks(g, nd, shapes, blocks, &rows, &cols);
+    for (int64_t b = 0; b < blocks; b++) {
+        if (sigmoid)
+            run_sigmoid(x + b * stride, y + b * len, len);
+        else
+            transpose_2d_f32(x + b * stride, y + b * len, rows, cols, sigmoid_first);
     }
 }
 

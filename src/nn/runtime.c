@@ -37,6 +37,12 @@
  * MEASUREMENTS.md "Inference"); at batch 1 the parallel-for is handed to
  * the kernel (native: split over column chunks / channels; oneDNN: its own
  * OpenMP threads). Non-conv ops run on the calling thread.
+ *
+ * Fusions (CPU sessions): a few chains of non-conv nodes that only move
+ * whole tensors from one pass to the next run as one pass (a Resize into
+ * its Add, the int8 channel shuffle's Concat -> Transpose -> Split, a
+ * head's Split read in place with its Sigmoid done in the Transpose),
+ * bitwise the same results; see "fusions of non-conv nodes" below.
  */
 #include "nn/nn_internal.h"
 
@@ -78,6 +84,7 @@ struct fa_nn_session {
     fa_nn_observe_fn observe; /* calibration hook (fa_nn_run_observe), or NULL */
     void *observe_ud;
     fa_nn_cuda_ctx *gpu; /* backend "cuda": the program on the GPU */
+    struct fusion *fused; /* per node: how it runs fused (plan_fusions), NULL when nothing is */
 };
 
 static const fa_nn_parallel serial = {NULL, NULL, 1};
@@ -465,6 +472,258 @@ static int alias_reshape(fa_nn_session *s, const fa_nn_node *nd, size_t n, const
     return 0;
 }
 
+/* ---- fusions of non-conv nodes ----
+ *
+ * Three patterns of NanoDet-m move whole tensors that the next node reads
+ * right back, every pass bound by memory:
+ *   - its PAN adds each resized level to the lateral one: the Resize
+ *     writes a tensor (4 MiB at 52 x 52 x 96, batch 4) the Add reads.
+ *     Where the Resize's output has no other reader and
+ *     fa_nn_resize_add_fusable agrees, the Add runs both
+ *     (fa_nn_op_resize_add) and the Resize is skipped;
+ *   - its ShuffleNet units' Concat -> Reshape -> Transpose -> Reshape ->
+ *     Split (the channel shuffle, left unfused by fuse_shuffle.c because
+ *     it runs int8: see there) copies the data three times. Where every
+ *     tensor inside the chain has the next node as its one reader, the
+ *     Split writes its outputs straight from the Concat's inputs (one copy,
+ *     run_chain) and the other nodes are skipped;
+ *   - its heads Split a Conv's output into class scores (-> Sigmoid ->
+ *     Reshape -> Transpose) and boxes (-> Reshape -> Transpose): where
+ *     each part has that one reader, it reads the part where the Split's
+ *     input holds it (fa_nn_op_run_blocks) and the Split is skipped, and a
+ *     Sigmoid that only the Transpose reads is done by the Transpose on
+ *     each 16 x 16 tile it moves (NanoDet-m INT8, batch 4: the head's
+ *     Split + Sigmoid + Transposes 1.5 -> 0.75 ms).
+ * All move or compute exactly the same values (bitwise). The skipped
+ * nodes' inputs are kept live in the memory plan until the node doing
+ * their work. Found per session (it needs the shapes and the element
+ * sizes), never for the GPU, not with FA_NN_OPS_FAST=0, and everything
+ * runs unfused while calibration observes each tensor (fa_nn_run_observe). */
+typedef struct fusion {
+    size_t with; /* Add: its Resize; Split: its chain's Concat; a Split's reader: the Split; SIZE_MAX none */
+    size_t via;  /* Split: the chain's Transpose; a Split's reader: which part */
+    int skip;    /* done by a later node */
+    int sigmoid; /* a Split's reader, a Transpose: applies the Sigmoid skipped before it */
+} fusion;
+
+static int64_t dims_product(const fa_nn_shape *sh, int from, int to) {
+    int64_t n = 1;
+    for (int i = from; i < to; i++) n *= sh->d[i];
+    return n;
+}
+
+/* The live node writing tensor id, or SIZE_MAX. */
+static size_t writer_of(const fa_nn_graph *g, int id) {
+    for (size_t n = 0; id >= 0 && n < g->n_nodes; n++)
+        for (int o = 0; !g->nodes[n].dead && o < g->nodes[n].n_out; o++)
+            if (g->nodes[n].out[o] == id) return n;
+    return SIZE_MAX;
+}
+
+/* How many times live nodes read tensor id (a graph output counts once more). */
+static int reads_of(const fa_nn_graph *g, int id) {
+    int n = 0;
+    for (size_t k = 0; k < g->n_nodes; k++)
+        for (int i = 0; !g->nodes[k].dead && i < g->nodes[k].n_in; i++)
+            n += g->nodes[k].in[i] == id;
+    for (int i = 0; i < g->n_outputs; i++)
+        n += g->outputs[i] == id;
+    return n;
+}
+
+/* The node writing tensor id when id's only reader is the node after it
+ * in a chain (so the writer may be skipped), else SIZE_MAX. */
+static size_t sole_writer(const fa_nn_graph *g, int id) {
+    return id >= 0 && reads_of(g, id) == 1 ? writer_of(g, id) : SIZE_MAX;
+}
+
+static int ensure_fusions(fa_nn_session *s) {
+    size_t n = s->m->g->n_nodes;
+    if (s->fused) return 0;
+    if (!(s->fused = fa_malloc((n ? n : 1) * sizeof *s->fused))) return FA_ENOMEM;
+    for (size_t k = 0; k < n; k++)
+        s->fused[k] = (fusion){SIZE_MAX, SIZE_MAX, 0, 0};
+    return 0;
+}
+
+static int is_fused(const fa_nn_session *s, size_t n) {
+    return s->fused && (s->fused[n].skip || s->fused[n].with != SIZE_MAX);
+}
+
+/* Add node k with one input from a Resize it may run. */
+static int fuse_resize_add(fa_nn_session *s, size_t k) {
+    const fa_nn_model *m = s->m;
+    const fa_nn_graph *g = m->g;
+    const fa_nn_node *ad = &g->nodes[k];
+    if (ad->n_in != 2 || (m->s8 && m->s8[ad->out[0]])) return 0;
+    for (int i = 0; i < 2; i++) {
+        size_t j = sole_writer(g, ad->in[i]);
+        if (j == SIZE_MAX || j >= k || is_fused(s, j)) continue;
+        const fa_nn_node *rs = &g->nodes[j];
+        if (rs->op != FA_NN_OP_RESIZE || rs->n_out != 1) continue;
+        int int8 = m->s8 && (m->s8[rs->in[0]] || m->s8[rs->out[0]]);
+        if (int8 || !fa_nn_resize_add_fusable(g, rs, ad, s->shapes)) continue;
+        int rc = ensure_fusions(s);
+        if (rc) return rc;
+        s->fused[j].skip = 1, s->fused[k].with = j;
+        return 0;
+    }
+    return 0;
+}
+
+/* Transpose node nd of input shape is: the elements of the longest run
+ * of its inner dims that stays in place (contiguous in both), and in
+ * *kept (when not NULL) the number of dims before that run. */
+static int64_t inner_run(const fa_nn_shape *is, const fa_nn_node *nd, int *kept) {
+    int k = is->rank;
+    while (k > 0 && (nd->a.n_perm ? nd->a.perm[k - 1] : is->rank - k) == k - 1)
+        k--;
+    if (kept) *kept = k;
+    return dims_product(is, k, is->rank);
+}
+
+/* Split node k at the end of Concat -> Reshape* -> Transpose -> Reshape*
+ * (every tensor inside of one element size with one reader). */
+static int fuse_chain(fa_nn_session *s, size_t k) {
+    const fa_nn_graph *g = s->m->g;
+    const fa_nn_node *sp = &g->nodes[k];
+    if (sp->n_in < 1 || sp->n_in > 2) return 0;
+    if (sp->n_in == 2 && !(sp->in[1] >= 0 && g->tensors[sp->in[1]].data)) return 0; /* sizes: constant */
+    size_t es = elem_size(s->m, sp->in[0]), nodes[16], n = 0, t = SIZE_MAX, j = k;
+    int id = sp->in[0];
+    for (;;) {
+        j = sole_writer(g, id);
+        if (j == SIZE_MAX || j >= k || n == 16 || is_fused(s, j)) return 0;
+        const fa_nn_node *nd = &g->nodes[j];
+        nodes[n++] = j;
+        if (nd->op == FA_NN_OP_CONCAT) break;
+        if (nd->op == FA_NN_OP_TRANSPOSE && t == SIZE_MAX && nd->n_in == 1)
+            t = j;
+        else if (nd->op != FA_NN_OP_RESHAPE)
+            return 0;
+        id = nd->in[0];
+        if (id < 0 || elem_size(s->m, id) != es) return 0;
+    }
+    const fa_nn_node *cc = &g->nodes[j];
+    for (int i = 0; i < cc->n_in; i++)
+        if (cc->in[i] < 0 || elem_size(s->m, cc->in[i]) != es) return 0;
+    for (int o = 0; o < sp->n_out; o++)
+        if (elem_size(s->m, sp->out[o]) != es) return 0;
+    if (t == SIZE_MAX || inner_run(&s->shapes[g->nodes[t].in[0]], &g->nodes[t], NULL) * (int64_t)es < 64)
+        return 0; /* short runs: ops.c's transposes do better */
+    int rc = ensure_fusions(s);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        s->fused[nodes[i]].skip = 1;
+    s->fused[k].with = j, s->fused[k].via = t;
+    return 0;
+}
+
+/* The first live node reading tensor id, or SIZE_MAX. */
+static size_t reader_of(const fa_nn_graph *g, int id) {
+    for (size_t k = 0; k < g->n_nodes; k++)
+        for (int i = 0; !g->nodes[k].dead && i < g->nodes[k].n_in; i++)
+            if (g->nodes[k].in[i] == id) return k;
+    return SIZE_MAX;
+}
+
+/* The one reader of tensor id, past Reshapes (their nodes added to
+ * skip[*n_skip]); SIZE_MAX when some tensor on the way has another
+ * reader, a node is fused already, or the reader does not read it as its
+ * one input. */
+static size_t sole_reader(const fa_nn_session *s, int id, size_t *skip, int *n_skip) {
+    const fa_nn_graph *g = s->m->g;
+    for (;;) {
+        size_t r = reads_of(g, id) == 1 ? reader_of(g, id) : SIZE_MAX;
+        if (r == SIZE_MAX || is_fused(s, r) || g->nodes[r].n_in < 1) return SIZE_MAX;
+        if (g->nodes[r].in[0] != id) return SIZE_MAX;
+        if (g->nodes[r].op != FA_NN_OP_RESHAPE) return g->nodes[r].n_in == 1 ? r : SIZE_MAX;
+        if (*n_skip == 4) return SIZE_MAX;
+        skip[(*n_skip)++] = r;
+        id = g->nodes[r].out[0];
+    }
+}
+
+/* How part id of a Split (blocks blocks) is read in place: the node
+ * doing it (fa_nn_op_blocks_ok), or SIZE_MAX; the nodes it replaces in
+ * skip[*n_skip] (Reshapes; and a Sigmoid that only a Transpose reads,
+ * *sigmoid set: the Transpose applies it). */
+static size_t part_reader(const fa_nn_session *s, int id, int64_t blocks, size_t *skip, int *n_skip,
+                          int *sigmoid) {
+    const fa_nn_graph *g = s->m->g;
+    *n_skip = 0, *sigmoid = 0;
+    size_t r = sole_reader(s, id, skip, n_skip);
+    if (r == SIZE_MAX || (s->m->s8 && s->m->s8[g->nodes[r].out[0]])) return SIZE_MAX;
+    if (!fa_nn_op_blocks_ok(g, &g->nodes[r], s->shapes, blocks)) return SIZE_MAX;
+    if (g->nodes[r].op != FA_NN_OP_SIGMOID) return r;
+    size_t more[4];
+    int n_more = 0;
+    size_t t = sole_reader(s, g->nodes[r].out[0], more, &n_more);
+    if (t == SIZE_MAX || g->nodes[t].op != FA_NN_OP_TRANSPOSE || *n_skip + n_more + 1 > 4 ||
+        !fa_nn_op_blocks_ok(g, &g->nodes[t], s->shapes, blocks))
+        return r;
+    skip[(*n_skip)++] = r;
+    for (int i = 0; i < n_more; i++)
+        skip[(*n_skip)++] = more[i];
+    *sigmoid = 1;
+    return t;
+}
+
+/* Split node k of fp32 whose every part is read by one node able to read
+ * it where the Split's input holds it (a head's class scores by their
+ * Sigmoid, its boxes by their Transpose): the Split is skipped. */
+static int fuse_split_readers(fa_nn_session *s, size_t k) {
+    const fa_nn_graph *g = s->m->g;
+    const fa_nn_node *sp = &g->nodes[k];
+    if (sp->n_in < 1 || sp->in[0] < 0 || is_fused(s, k) || (s->m->s8 && s->m->s8[sp->in[0]])) return 0;
+    if (g->tensors[sp->in[0]].dtype != FA_NN_FLOAT || sp->n_out > FA_NN_MAX_IO) return 0;
+    const fa_nn_shape *whole = &s->shapes[sp->in[0]];
+    int axis = sp->a.axis < 0 ? sp->a.axis + whole->rank : sp->a.axis;
+    int64_t blocks = dims_product(whole, 0, axis);
+    size_t rd[FA_NN_MAX_IO], skip[FA_NN_MAX_IO][4];
+    int n_skip[FA_NN_MAX_IO], sigmoid[FA_NN_MAX_IO];
+    for (int i = 0; i < sp->n_out; i++) {
+        rd[i] = part_reader(s, sp->out[i], blocks, skip[i], &n_skip[i], &sigmoid[i]);
+        if (rd[i] == SIZE_MAX || rd[i] <= k) return 0;
+    }
+    int rc = ensure_fusions(s);
+    if (rc) return rc;
+    s->fused[k].skip = 1;
+    for (int i = 0; i < sp->n_out; i++) {
+        for (int j = 0; j < n_skip[i]; j++)
+            s->fused[skip[i][j]].skip = 1;
+        s->fused[rd[i]].with = k, s->fused[rd[i]].via = (size_t)i, s->fused[rd[i]].sigmoid = sigmoid[i];
+    }
+    return 0;
+}
+
+static int plan_fusions(fa_nn_session *s) {
+    const fa_nn_graph *g = s->m->g;
+    if (s->m->cuda || !fa_nn_ops_fast()) return 0;
+    int rc = 0;
+    for (size_t k = 0; k < g->n_nodes && !rc; k++) {
+        if (g->nodes[k].dead) continue;
+        if (g->nodes[k].op == FA_NN_OP_ADD) rc = fuse_resize_add(s, k);
+        if (g->nodes[k].op == FA_NN_OP_SPLIT) rc = fuse_chain(s, k);
+    }
+    for (size_t k = 0; k < g->n_nodes && !rc; k++)
+        if (!g->nodes[k].dead && g->nodes[k].op == FA_NN_OP_SPLIT) rc = fuse_split_readers(s, k);
+    return rc;
+}
+
+/* last[] with the inputs of the node each fused one starts from (the
+ * Resize, the Concat) read until the fused node. */
+static void extend_fused(const fa_nn_session *s, size_t *last) {
+    const fa_nn_graph *g = s->m->g;
+    for (size_t k = 0; s->fused && k < g->n_nodes; k++) {
+        size_t j = s->fused[k].with;
+        for (int i = 0; j != SIZE_MAX && i < g->nodes[j].n_in; i++) {
+            int id = g->nodes[j].in[i];
+            if (id >= 0 && last[id] != SIZE_MAX && last[id] < k) last[id] = k;
+        }
+    }
+}
+
 static int plan_memory(fa_nn_session *s) {
     const fa_nn_graph *g = s->m->g;
     size_t *last = last_uses(g);
@@ -474,6 +733,7 @@ static int plan_memory(fa_nn_session *s) {
         free(live);
         return FA_ENOMEM;
     }
+    extend_fused(s, last);
     size_t n_live = 0, peak = 0;
     for (size_t n = 0; n < g->n_nodes; n++) {
         const fa_nn_node *nd = &g->nodes[n];
@@ -586,6 +846,7 @@ fa_nn_session *fa_nn_session_new(const fa_nn_model *m, int batch) {
     for (size_t i = 0; !rc && i < nt; i++)
         s->offset[i] = SIZE_MAX;
     if (!rc) rc = fa_nn_graph_infer_shapes(g, s->shapes, batch);
+    if (!rc) rc = plan_fusions(s);
     if (!rc) rc = plan_memory(s);
     if (!rc) rc = session_buffers(s);
     if (!rc && m->cuda) rc = session_gpu(s);
@@ -602,6 +863,7 @@ void fa_nn_session_free(fa_nn_session *s) {
     free(s->shapes);
     free(s->bufs);
     free(s->offset);
+    free(s->fused);
     free(s->arena);
     free(s->workspace);
     free(s);
@@ -657,12 +919,6 @@ static int run_conv(fa_nn_session *s, size_t n, const fa_nn_node *nd) {
 
 /* ---- int8 move ops: the elements are bytes ---- */
 
-static int64_t dims_product(const fa_nn_shape *sh, int from, int to) {
-    int64_t n = 1;
-    for (int i = from; i < to; i++) n *= sh->d[i];
-    return n;
-}
-
 /* Concat (split = 0) or Split (split = 1) along axis, sizes from the shapes. */
 static void concat_split_s8(const fa_nn_session *s, const fa_nn_node *nd, int split) {
     const fa_nn_shape *whole = &s->shapes[split ? nd->in[0] : nd->out[0]];
@@ -715,6 +971,113 @@ static void run_move_s8(const fa_nn_session *s, const fa_nn_node *nd) {
         memcpy(s->bufs[nd->out[0]], s->bufs[nd->in[0]], (size_t)fa_nn_shape_count(&s->shapes[nd->in[0]]));
 }
 
+/* ---- a fused Concat -> Reshape* -> Transpose -> Reshape* -> Split ---- */
+
+/* The Concat's output read in place from its inputs (element size es). */
+typedef struct concat_src {
+    const fa_nn_session *s;
+    const fa_nn_node *nd;
+    size_t es;
+    int64_t row, first[FA_NN_MAX_IO + 1], chunk[FA_NN_MAX_IO]; /* elements */
+} concat_src;
+
+static void concat_src_init(concat_src *c, const fa_nn_session *s, const fa_nn_node *nd, size_t es) {
+    const fa_nn_shape *os = &s->shapes[nd->out[0]];
+    int axis = nd->a.axis < 0 ? nd->a.axis + os->rank : nd->a.axis;
+    int64_t inner = dims_product(os, axis + 1, os->rank);
+    c->s = s, c->nd = nd, c->es = es, c->row = os->d[axis] * inner, c->first[0] = 0;
+    for (int i = 0; i < nd->n_in; i++) {
+        c->chunk[i] = s->shapes[nd->in[i]].d[axis] * inner;
+        c->first[i + 1] = c->first[i] + c->chunk[i];
+    }
+}
+
+/* Elements [off, off + len) of the Concat's output into dst. */
+static void concat_read(const concat_src *c, int64_t off, int64_t len, char *dst) {
+    while (len > 0) {
+        int64_t o = off / c->row, r = off % c->row;
+        int i = 0;
+        while (r >= c->first[i + 1])
+            i++;
+        int64_t n = c->first[i + 1] - r < len ? c->first[i + 1] - r : len;
+        const char *x = c->s->bufs[c->nd->in[i]];
+        memcpy(dst, x + (size_t)(o * c->chunk[i] + r - c->first[i]) * c->es, (size_t)n * c->es);
+        dst += (size_t)n * c->es, off += n, len -= n;
+    }
+}
+
+/* The Transpose's output read from the Concat (through the Reshapes:
+ * the same elements in the same order): runs of the dims that stay in
+ * place, as transpose_s8 copies them. */
+typedef struct transposed_src {
+    concat_src cat;
+    int k, perm[FA_NN_MAX_RANK];
+    int64_t run, stride[FA_NN_MAX_RANK], od[FA_NN_MAX_RANK];
+} transposed_src;
+
+static void transposed_init(transposed_src *t, const fa_nn_session *s, const fa_nn_node *nd) {
+    const fa_nn_shape *is = &s->shapes[nd->in[0]];
+    int rank = is->rank;
+    t->k = rank;
+    for (int i = 0; i < rank; i++)
+        t->perm[i] = nd->a.n_perm ? nd->a.perm[i] : rank - 1 - i;
+    int64_t st = 1;
+    for (int i = rank - 1; i >= 0; st *= is->d[i], i--)
+        t->stride[i] = st;
+    for (int i = 0; i < rank; i++)
+        t->od[i] = is->d[t->perm[i]];
+    t->run = inner_run(is, nd, &t->k);
+}
+
+/* Elements [off, off + len) of the Transpose's output into dst. */
+static void transposed_read(const transposed_src *t, int64_t off, int64_t len, char *dst) {
+    while (len > 0) {
+        int64_t row = off / t->run, within = off % t->run, src = within;
+        for (int d = t->k - 1; d >= 0; d--) {
+            src += row % t->od[d] * t->stride[t->perm[d]];
+            row /= t->od[d];
+        }
+        int64_t n = t->run - within < len ? t->run - within : len;
+        concat_read(&t->cat, src, n, dst);
+        dst += (size_t)n * t->cat.es, off += n, len -= n;
+    }
+}
+
+/* Split node nd run from the Concat and Transpose of fusion f. */
+static void run_chain(const fa_nn_session *s, const fusion *f, const fa_nn_node *nd) {
+    const fa_nn_graph *g = s->m->g;
+    transposed_src t;
+    size_t es = elem_size(s->m, nd->in[0]);
+    concat_src_init(&t.cat, s, &g->nodes[f->with], es);
+    transposed_init(&t, s, &g->nodes[f->via]);
+    const fa_nn_shape *whole = &s->shapes[nd->in[0]];
+    int axis = nd->a.axis < 0 ? nd->a.axis + whole->rank : nd->a.axis;
+    int64_t outer = dims_product(whole, 0, axis), inner = dims_product(whole, axis + 1, whole->rank);
+    int64_t row = whole->d[axis] * inner, off = 0;
+    for (int i = 0; i < nd->n_out; i++) {
+        int64_t chunk = s->shapes[nd->out[i]].d[axis] * inner;
+        char *part = s->bufs[nd->out[i]];
+        for (int64_t o = 0; o < outer; o++)
+            transposed_read(&t, o * row + off, chunk, part + (size_t)(o * chunk) * es);
+        off += chunk;
+    }
+}
+
+/* Node nd run on part f->via of the skipped Split f->with, read where
+ * the Split's input holds it: one block per index of the dims before the
+ * Split's axis. */
+static void run_split_part(const fa_nn_session *s, const fusion *f, const fa_nn_node *nd) {
+    const fa_nn_graph *g = s->m->g;
+    const fa_nn_node *sp = &g->nodes[f->with];
+    const fa_nn_shape *whole = &s->shapes[sp->in[0]];
+    int axis = sp->a.axis < 0 ? sp->a.axis + whole->rank : sp->a.axis;
+    int64_t blocks = dims_product(whole, 0, axis), inner = dims_product(whole, axis + 1, whole->rank), off = 0;
+    for (size_t i = 0; i < f->via; i++)
+        off += s->shapes[sp->out[i]].d[axis] * inner;
+    const float *x = s->bufs[sp->in[0]];
+    fa_nn_op_run_blocks(g, nd, s->shapes, s->bufs, x + off, blocks, whole->d[axis] * inner, f->sigmoid);
+}
+
 /* Reports node nd's fp32 outputs to the observer. */
 static void observe_node(const fa_nn_session *s, const fa_nn_node *nd) {
     const fa_nn_graph *g = s->m->g;
@@ -734,7 +1097,15 @@ int fa_nn_run(fa_nn_session *s, const float *input, float **outputs) {
         const fa_nn_node *nd = &g->nodes[n];
         if (nd->dead) continue;
         int rc = 0;
-        if (nd->op == FA_NN_OP_CONV)
+        const fusion *f = s->fused && !s->observe ? &s->fused[n] : NULL;
+        if (f && f->skip) continue; /* done by a later node */
+        if (f && f->with != SIZE_MAX && nd->op == FA_NN_OP_ADD)
+            rc = fa_nn_op_resize_add(g, &g->nodes[f->with], nd, s->shapes, s->bufs);
+        else if (f && f->with != SIZE_MAX && nd->op == FA_NN_OP_SPLIT)
+            run_chain(s, f, nd);
+        else if (f && f->with != SIZE_MAX)
+            run_split_part(s, f, nd);
+        else if (nd->op == FA_NN_OP_CONV)
             rc = run_conv(s, n, nd);
         else if (s->m->s8 && s->m->s8[nd->out[0]])
             run_move_s8(s, nd);
