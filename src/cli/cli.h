@@ -72,6 +72,11 @@ typedef struct fa_cli_progress {
 int fa_cli_progress_parse(const char *cmd, const char *s, fa_cli_progress *p);
 /* AUTO becomes BAR on a terminal (stderr), else NONE. */
 void fa_cli_progress_resolve(fa_cli_progress *p);
+/* A stage of the work other than the transcode (e.g. "quantise"), started
+ * (seconds < 0) or done after seconds: one JSON object per line in json
+ * mode ({"event":"stage","stage":...,"done":...,"seconds":...}); nothing
+ * otherwise (the log line says it). */
+void fa_cli_progress_stage(fa_cli_progress *p, const char *stage, double seconds);
 /* A fa_transcode_progress_fn drawing p (user: the fa_cli_progress). */
 struct fa_transcode_progress;
 void fa_cli_on_progress(const struct fa_transcode_progress *p, void *user);

@@ -53,3 +53,12 @@ void fa_cli_on_progress(const struct fa_transcode_progress *p, void *user) {
         fflush(stdout);
     }
 }
+
+void fa_cli_progress_stage(fa_cli_progress *p, const char *stage, double seconds) {
+    if (p->mode != FA_PROGRESS_JSON) return;
+    if (seconds < 0)
+        printf("{\"event\":\"stage\",\"stage\":\"%s\",\"done\":false}\n", stage);
+    else
+        printf("{\"event\":\"stage\",\"stage\":\"%s\",\"done\":true,\"seconds\":%.3f}\n", stage, seconds);
+    fflush(stdout);
+}

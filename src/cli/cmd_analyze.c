@@ -293,6 +293,8 @@ static int wants_auto_int8(analyze_cli *c) {
     return c->a.det.precision == FA_NN_INT8 && !ends_with(c->a.model, ".fanq");
 }
 
+static void on_quantise(void *user) { fa_cli_progress_stage(user, "quantise", -1); }
+
 /* The INT8 model for c->a.model: from the cache, or quantised now on the
  * video's first frames at the size the detector will see them. */
 static int prepare_int8(analyze_cli *c) {
@@ -302,6 +304,7 @@ static int prepare_int8(analyze_cli *c) {
     fa_autoquant_opts_default(&o);
     o.tiles = c->a.det.tiles, o.roi = c->a.det.roi, o.refresh = c->requantize;
     o.q.backend = c->a.det.backend;
+    o.on_build = on_quantise, o.on_build_user = &c->progress;
     int feed_h;
     fa_analyze_feed_size(&c->a, v.display_width, v.display_height, &o.width, &feed_h);
     if (!(c->int8 = fa_calloc(1, sizeof *c->int8))) return FA_ENOMEM;
@@ -309,6 +312,7 @@ static int prepare_int8(analyze_cli *c) {
         return fa_err_prefix("%s: quantising to INT8 (--precision fp32 runs it unquantised)",
                              fa_path_base(c->a.model));
     const fa_autoquant_result *r = c->int8;
+    if (r->built) fa_cli_progress_stage(&c->progress, "quantise", r->build_s);
     if (r->built)
         fa_log(FA_LOG_INFO, "INT8 detector ready", "file=%s frames=%zu tiles=%zu seconds=%.1f%s", r->path,
                r->frames, r->tiles, r->build_s, r->temporary ? " temporary=1" : "");

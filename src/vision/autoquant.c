@@ -238,6 +238,7 @@ static int build_temporary(const char *model, const char *video, const fa_autoqu
     const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
     snprintf(r->path, sizeof r->path, "%s/fa-int8-%ld-%s.fanq", tmpdir, (long)getpid(), fa_path_base(model));
     r->temporary = r->built = 1;
+    if (o->on_build) o->on_build(o->on_build_user);
     int rc = build(model, video, o, r->path, r);
     if (rc) unlink(r->path);
     return rc;
@@ -278,5 +279,6 @@ int fa_autoquant(const char *model, const char *video, const fa_autoquant_opts *
     fa_log(FA_LOG_INFO, "quantising the detector to INT8 on the video's first frames (once per model)",
            "model=%s cache=%s", fa_path_base(abs_model), r->path);
     r->built = 1;
+    if (o->on_build) o->on_build(o->on_build_user);
     return build_cached(abs_model, video, o, r->path, r);
 }

@@ -89,6 +89,10 @@ typedef struct fa_autoquant_opts {
     double every_s;     /* seconds between them (0: 0.5) */
     int refresh;        /* 1: quantise again even when cached */
     fa_quantize_opts q; /* fa_quantize_opts_default unless changed (part of the cache key) */
+    /* Called once before quantising (not when the cache has the model), e.g. to tell a job
+     * runner about the wait; may be NULL. */
+    void (*on_build)(void *user);
+    void *on_build_user;
 } fa_autoquant_opts;
 
 /* The analysis defaults: auto tiles over the pitch, 8 frames 0.5 s apart. */

@@ -156,16 +156,21 @@ static int run_autoquant(const fa_autoquant_opts *o, fa_autoquant_result *r) {
     return rc;
 }
 
+static void count_build(void *user) { ++*(int *)user; }
+
 static void test_cache(void **state) {
     (void)state;
+    int builds = 0;
     FA_TEST_REQUIRE_DATA(fa_test_data(CLIP));
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/cache/deep", tmp); /* created on first use */
     fa_autoquant_opts o;
     quick(&o, dir);
+    o.on_build = count_build, o.on_build_user = &builds;
     fa_autoquant_result *r = fa_calloc(1, sizeof *r);
     assert_int_equal(run_autoquant(&o, r), 0);
     assert_int_equal(r->built, 1);
+    assert_int_equal(builds, 1);
     assert_int_equal(r->temporary, 0);
     assert_int_equal(r->frames, 2);
     assert_true(r->tiles >= 2);
@@ -181,6 +186,7 @@ static void test_cache(void **state) {
     /* the second time: found, not built */
     assert_int_equal(run_autoquant(&o, r), 0);
     assert_int_equal(r->built, 0);
+    assert_int_equal(builds, 1);
     assert_string_equal(r->path, first);
 
     /* other options: another entry */
