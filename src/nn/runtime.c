@@ -486,7 +486,8 @@ static int alias_reshape(fa_nn_session *s, const fa_nn_node *nd, size_t n, const
  *     it runs int8: see there) copies the data three times. Where every
  *     tensor inside the chain has the next node as its one reader, the
  *     Split writes its outputs straight from the Concat's inputs (one copy,
- *     run_chain) and the other nodes are skipped;
+ *     run_chain) and the other nodes are skipped (a stage's last shuffle,
+ *     with no Split: the Transpose reads the Concat's inputs);
  *   - its heads Split a Conv's output into class scores (-> Sigmoid ->
  *     Reshape -> Transpose) and boxes (-> Reshape -> Transpose): where
  *     each part has that one reader, it reads the part where the Split's
@@ -501,7 +502,7 @@ static int alias_reshape(fa_nn_session *s, const fa_nn_node *nd, size_t n, const
  * runs unfused while calibration observes each tensor (fa_nn_run_observe). */
 typedef struct fusion {
     size_t with; /* Add: its Resize; Split: its chain's Concat; a Split's reader: the Split; SIZE_MAX none */
-    size_t via;  /* Split: the chain's Transpose; a Split's reader: which part */
+    size_t via;  /* Split, Transpose: the chain's Transpose (itself); a Split's reader: which part */
     int skip;    /* done by a later node */
     int sigmoid; /* a Split's reader, a Transpose: applies the Sigmoid skipped before it */
 } fusion;
@@ -582,15 +583,19 @@ static int64_t inner_run(const fa_nn_shape *is, const fa_nn_node *nd, int *kept)
     return dims_product(is, k, is->rank);
 }
 
-/* Split node k at the end of Concat -> Reshape* -> Transpose -> Reshape*
- * (every tensor inside of one element size with one reader). */
+/* Node k (a Split, or a Transpose: the chain's end) at the end of
+ * Concat -> Reshape* -> Transpose -> Reshape* (every tensor inside of one
+ * element size with one reader). */
 static int fuse_chain(fa_nn_session *s, size_t k) {
     const fa_nn_graph *g = s->m->g;
     const fa_nn_node *sp = &g->nodes[k];
-    if (sp->n_in < 1 || sp->n_in > 2) return 0;
+    if (sp->n_in < 1 || sp->n_in > 2 || is_fused(s, k)) return 0;
     if (sp->n_in == 2 && !(sp->in[1] >= 0 && g->tensors[sp->in[1]].data)) return 0; /* sizes: constant */
-    size_t es = elem_size(s->m, sp->in[0]), nodes[16], n = 0, t = SIZE_MAX, j = k;
+    if (sp->op == FA_NN_OP_TRANSPOSE && sp->n_in != 1) return 0;
+    size_t es = elem_size(s->m, sp->in[0]), nodes[16], n = 0, j = k;
+    size_t t = sp->op == FA_NN_OP_TRANSPOSE ? k : SIZE_MAX;
     int id = sp->in[0];
+    if (id < 0) return 0;
     for (;;) {
         j = sole_writer(g, id);
         if (j == SIZE_MAX || j >= k || n == 16 || is_fused(s, j)) return 0;
@@ -708,6 +713,8 @@ static int plan_fusions(fa_nn_session *s) {
     }
     for (size_t k = 0; k < g->n_nodes && !rc; k++)
         if (!g->nodes[k].dead && g->nodes[k].op == FA_NN_OP_SPLIT) rc = fuse_split_readers(s, k);
+    for (size_t k = 0; k < g->n_nodes && !rc; k++) /* chains ending at their Transpose */
+        if (!g->nodes[k].dead && g->nodes[k].op == FA_NN_OP_TRANSPOSE) rc = fuse_chain(s, k);
     return rc;
 }
 
@@ -1043,13 +1050,17 @@ static void transposed_read(const transposed_src *t, int64_t off, int64_t len, c
     }
 }
 
-/* Split node nd run from the Concat and Transpose of fusion f. */
+/* Split (or Transpose) node nd run from the Concat and Transpose of fusion f. */
 static void run_chain(const fa_nn_session *s, const fusion *f, const fa_nn_node *nd) {
     const fa_nn_graph *g = s->m->g;
     transposed_src t;
     size_t es = elem_size(s->m, nd->in[0]);
     concat_src_init(&t.cat, s, &g->nodes[f->with], es);
     transposed_init(&t, s, &g->nodes[f->via]);
+    if (nd->op == FA_NN_OP_TRANSPOSE) {
+        transposed_read(&t, 0, fa_nn_shape_count(&s->shapes[nd->in[0]]), s->bufs[nd->out[0]]);
+        return;
+    }
     const fa_nn_shape *whole = &s->shapes[nd->in[0]];
     int axis = nd->a.axis < 0 ? nd->a.axis + whole->rank : nd->a.axis;
     int64_t outer = dims_product(whole, 0, axis), inner = dims_product(whole, axis + 1, whole->rank);
@@ -1071,7 +1082,8 @@ static void run_split_part(const fa_nn_session *s, const fusion *f, const fa_nn_
     const fa_nn_node *sp = &g->nodes[f->with];
     const fa_nn_shape *whole = &s->shapes[sp->in[0]];
     int axis = sp->a.axis < 0 ? sp->a.axis + whole->rank : sp->a.axis;
-    int64_t blocks = dims_product(whole, 0, axis), inner = dims_product(whole, axis + 1, whole->rank), off = 0;
+    int64_t blocks = dims_product(whole, 0, axis), inner = dims_product(whole, axis + 1, whole->rank);
+    int64_t off = 0;
     for (size_t i = 0; i < f->via; i++)
         off += s->shapes[sp->out[i]].d[axis] * inner;
     const float *x = s->bufs[sp->in[0]];
@@ -1101,7 +1113,7 @@ int fa_nn_run(fa_nn_session *s, const float *input, float **outputs) {
         if (f && f->skip) continue; /* done by a later node */
         if (f && f->with != SIZE_MAX && nd->op == FA_NN_OP_ADD)
             rc = fa_nn_op_resize_add(g, &g->nodes[f->with], nd, s->shapes, s->bufs);
-        else if (f && f->with != SIZE_MAX && nd->op == FA_NN_OP_SPLIT)
+        else if (f && f->with != SIZE_MAX && g->nodes[f->with].op == FA_NN_OP_CONCAT)
             run_chain(s, f, nd);
         else if (f && f->with != SIZE_MAX)
             run_split_part(s, f, nd);
