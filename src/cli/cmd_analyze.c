@@ -46,6 +46,7 @@ static void help(FILE *out) {
     fprintf(out,
             "usage: footanalytics analyze VIDEO [--out DIR] [--force] [--db PATH]\n"
             "                             [--calib FILE | --points SPEC] [--pitch LxW] [--no-refine]\n"
+            "                             [--moving-camera]\n"
             "                             [--model PATH] [--precision int8|fp32|fp16] [--requantize]\n"
             "                             [--backend B] [--threads N] [--detect-fps N] [--detect-width W]\n"
             "                             [--tiles auto|RxC|none] [--roi auto|none] [--duration S]\n"
@@ -72,6 +73,9 @@ static void help(FILE *out) {
             "  --pitch LxW        pitch size in metres for --points (default 105x68)\n"
             "  --no-refine        keep the calibration as given (default: refined on the first\n"
             "                     frame's pitch lines when that lowers the line error)\n"
+            "  --moving-camera    the camera pans or tilts: the picture's motion between detected\n"
+            "                     frames is estimated and the calibration (made on the first frame)\n"
+            "                     follows it; without it the camera is taken as fixed\n"
             "  --model PATH       detector (default %s, found under $FA_MODEL_DIR,\n"
             "                     $FA_DATA_DIR/models or ../shared/data/models)\n"
             "  --precision P      int8 (default on the CPU backends), fp32 (default with --backend\n"
@@ -143,6 +147,7 @@ static int parse_option(analyze_cli *c, int opt, const char *arg) {
     case 'P': c->points = arg; return 0;
     case 'L': return parse_pitch(arg, &c->pitch);
     case 'n': c->refine = 0; return 0;
+    case 'M': c->a.moving_camera = 1; return 0;
     case 'm': a->model = arg; return 0;
     case 'p':
         if (fa_cli_precision_parse(arg, &a->det.precision))
@@ -190,6 +195,7 @@ static int parse_args(int argc, char **argv, analyze_cli *c) {
                                           {"points", required_argument, NULL, 'P'},
                                           {"pitch", required_argument, NULL, 'L'},
                                           {"no-refine", no_argument, NULL, 'n'},
+                                          {"moving-camera", no_argument, NULL, 'M'},
                                           {"model", required_argument, NULL, 'm'},
                                           {"precision", required_argument, NULL, 'p'},
                                           {"requantize", no_argument, NULL, 'q'},

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "vision/calib.h"
 
 #define DEFAULT_FPS 5.0
 #define MAX_FEED_WIDTH 1536
@@ -48,6 +49,8 @@ void fa_analyze_opts_default(fa_analyze_opts *o) {
 void fa_analyze_result_free(fa_analyze_result *r) {
     if (!r) return;
     free(r->t);
+    free(r->cam_dx);
+    free(r->cam_dy);
     fa_track_result_free(&r->tracks);
     fa_teams_free(r->teams);
     memset(r, 0, sizeof *r);
@@ -78,6 +81,8 @@ typedef struct run_state {
     float *app;
     size_t app_cap;
     size_t t_cap;
+    fa_image prev;     /* moving_camera: the previous feed frame */
+    size_t cam_cap[2]; /* of r->cam_dx, r->cam_dy */
 } run_state;
 
 static int note_time(run_state *s, double t) {
@@ -87,12 +92,41 @@ static int note_time(run_state *s, double t) {
     return 0;
 }
 
+void fa_analyze_unpan(const fa_analyze_result *r, int64_t k, double *u, double *v) {
+    if (!r->cam_dx || k < 0 || k >= r->frames) return;
+    *u -= r->cam_dx[k], *v -= r->cam_dy[k];
+}
+
+/* The camera's motion since frame 0 at the frame being processed (r->frames):
+ * the previous frame's plus the estimate between the two feed frames. */
+static int track_camera(run_state *s, const fa_image *img) {
+    fa_analyze_result *r = s->r;
+    size_t k = (size_t)r->frames;
+    if (fa_grow(&r->cam_dx, &s->cam_cap[0], k + 1, sizeof *r->cam_dx) ||
+        fa_grow(&r->cam_dy, &s->cam_cap[1], k + 1, sizeof *r->cam_dy))
+        return FA_ENOMEM;
+    r->cam_dx[k] = r->cam_dy[k] = 0;
+    if (k > 0) {
+        fa_calib_motion m;
+        int rc = fa_calib_motion_estimate(&s->prev, img, &m);
+        if (rc) return rc;
+        r->cam_dx[k] = r->cam_dx[k - 1] + m.dx * r->scale;
+        r->cam_dy[k] = r->cam_dy[k - 1] + m.dy * r->scale;
+    }
+    if (!s->prev.rgb && fa_image_alloc(&s->prev, img->w, img->h)) return FA_ENOMEM;
+    for (int y = 0; y < img->h; y++)
+        memcpy(s->prev.rgb + (size_t)y * s->prev.stride, img->rgb + (size_t)y * img->stride,
+               (size_t)img->w * 3);
+    return 0;
+}
+
 /* Where a person's foot point lies: *x along the pitch (metres with the
  * map, else the box centre's image x) and whether the map refuses it. */
 static int foot_position(const run_state *s, const float box[4], float *x) {
     *x = (box[0] + box[2]) / 2;
     if (!s->o->map) return 0;
     double u = (double)*x * s->r->scale, v = (double)box[3] * s->r->scale, px = 0, py = 0;
+    fa_analyze_unpan(s->r, s->r->frames, &u, &v);
     if (s->o->map(s->o->map_user, u, v, &px, &py) != 0 || !isfinite(px)) return 1;
     *x = (float)px;
     return 0;
@@ -156,8 +190,9 @@ static int on_feed_frame(const fa_video_frame *f, void *user) {
     run_state *s = user;
     fa_analyze_result *r = s->r;
     fa_image img = {.w = f->width, .h = f->height, .stride = (size_t)f->stride, .rgb = (uint8_t *)f->rgb};
+    int rc = s->o->moving_camera ? track_camera(s, &img) : 0;
     double t0 = fa_clock_now();
-    int rc = fa_detector_run(s->det, &img, &s->dets, NULL);
+    if (!rc) rc = fa_detector_run(s->det, &img, &s->dets, NULL);
     double t1 = fa_clock_now();
     if (!rc)
         rc = fa_grow(&s->app, &s->app_cap, (s->dets.n ? s->dets.n : 1) * FA_TRACK_APP_DIM, sizeof *s->app);
@@ -255,6 +290,7 @@ int fa_analyze_video(const fa_analyze_opts *o, fa_analyze_result *r) {
     fa_detections_free(&s.dets);
     free(s.kits);
     free(s.app);
+    fa_image_free(&s.prev);
     return rc;
 }
 
@@ -308,8 +344,9 @@ static int kept_tracks(const fa_analyze_result *r, const fa_analyze_emit_opts *e
     for (size_t i = 0; i < r->tracks.n_obs; i++) {
         const fa_track_obs *ob = &r->tracks.obs[i];
         long k = ob->id == FA_TRACK_BALL_ID || ob->det < 0 ? -1 : track_index(r, ob->id);
-        double x, y, u = (ob->box[0] + ob->box[2]) / 2 * r->scale;
-        if (k >= 0 && eo->map(eo->map_user, u, ob->box[3] * r->scale, &x, &y) != 0) off[k]++;
+        double x, y, u = (ob->box[0] + ob->box[2]) / 2 * r->scale, v = ob->box[3] * r->scale;
+        fa_analyze_unpan(r, ob->frame, &u, &v);
+        if (k >= 0 && eo->map(eo->map_user, u, v, &x, &y) != 0) off[k]++;
     }
     for (size_t i = 0; i < r->tracks.n_tracks; i++) {
         const fa_tracklet *tk = &r->tracks.tracks[i];
@@ -359,6 +396,7 @@ static int emit_frame(const fa_analyze_result *r, const fa_analyze_emit_opts *eo
         if (ob->id == FA_TRACK_BALL_ID) {
             if (ob->flags & FA_TRACK_UNSEEN) continue;
             double v = (ob->box[1] + ob->box[3]) / 2 * r->scale;
+            fa_analyze_unpan(r, frame, &u, &v);
             if (eo->map(eo->map_user, u, v, &x, &y) == 0)
                 f.ball_x = (float)x, f.ball_y = (float)y, st->ball_samples++;
             continue;
@@ -366,7 +404,9 @@ static int emit_frame(const fa_analyze_result *r, const fa_analyze_emit_opts *eo
         long k = track_index(r, ob->id);
         st->off_pitch += k >= 0 && keep[k] == KEEP_OFF_PITCH;
         if (f.n == FA_FRAME_MAX_PLAYERS || k < 0 || keep[k] != KEEP_PLAYER) continue;
-        if (eo->map(eo->map_user, u, ob->box[3] * r->scale, &x, &y) != 0) {
+        double v = ob->box[3] * r->scale;
+        fa_analyze_unpan(r, frame, &u, &v);
+        if (eo->map(eo->map_user, u, v, &x, &y) != 0) {
             st->off_pitch++;
             continue;
         }
