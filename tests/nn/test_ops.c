@@ -11,31 +11,9 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "graph_build.h"
 #include "nn/nn_internal.h"
 #include "testutil.h"
-
-/* One-node graph under construction: input "x", constants, the node. */
-typedef struct one {
-    fa_nn_graph *g;
-    int node;
-} one;
-
-static int tensor(fa_nn_graph *g, const char *name, const int64_t *dims, int rank, fa_nn_dtype dt,
-                  const void *data) {
-    int id = fa_nn_graph_tensor_id(g, name, strlen(name), 1);
-    assert_true(id >= 0);
-    fa_nn_tensor *t = (fa_nn_tensor *)fa_nn_graph_tensor(g, id);
-    t->rank = rank;
-    t->dtype = dt;
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        t->shape[i] = dims[i], n *= (size_t)dims[i];
-    if (data) {
-        t->data = malloc(n * fa_nn_dtype_size(dt) + 1);
-        memcpy(t->data, data, n * fa_nn_dtype_size(dt));
-    }
-    return id;
-}
 
 /* A graph with input x of dims and a node op reading ins (names; "" absent) writing n_out outputs. */
 static one make(fa_nn_op op, const int64_t *dims, int rank, const char *const *ins, int n_out) {
