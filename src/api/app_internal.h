@@ -276,5 +276,7 @@ int fa_api_h_alerts(fa_api_req *r);
 int fa_api_h_media(fa_api_req *r);
 /* POST /v1/admin/purge: the purge hook over validated tags. */
 int fa_api_h_purge(fa_api_req *r);
+/* POST /v1/calibration: the calibration file solved from the body's points. */
+int fa_api_h_calibration(fa_api_req *r);
 
 #endif

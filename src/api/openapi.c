@@ -29,7 +29,7 @@ static const char *const openapi_lines[] = {
     " },\n",
     " \"servers\": [{\"url\": \"/\"}],\n",
     " \"tags\": [{\"name\": \"matches\"}, {\"name\": \"players\"}, {\"name\": \"operations\"}, {\"name\": \"admin\"},\n"
-    "          {\"name\": \"media\"}],\n",
+    "          {\"name\": \"media\"}, {\"name\": \"calibration\"}],\n",
     " \"paths\": {\n",
     "  \"/healthz\": {\n",
     "   \"get\": {\n",
@@ -610,6 +610,45 @@ static const char *const openapi_lines[] = {
     "    }\n",
     "   }\n",
     "  },\n",
+    "  \"/v1/calibration\": {\n",
+    "   \"post\": {\n",
+    "    \"operationId\": \"solveCalibration\",\n",
+    "    \"summary\": \"Solve a manual pitch calibration\",\n",
+    "    \"description\": \"Solves the camera's pitch calibration (homography, and lens distortion k1, "
+    "k2 from 6 points on) from 4 to 64 image-point <-> pitch-point correspondences. The body is a "
+    "calibration file as `analyze --calib FILE` reads it; the answer is the solved file, which a client "
+    "saves for that option. A body with H (a solved file) is checked and its errors recomputed. Never "
+    "cached.\",\n",
+    "    \"tags\": [\"calibration\"],\n",
+    "    \"requestBody\": {\n",
+    "     \"required\": true,\n",
+    "     \"description\": \"at most 64 KiB\",\n",
+    "     \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+    "\"#/components/schemas/Calibration\"}}}\n",
+    "    },\n",
+    "    \"responses\": {\n",
+    "     \"200\": {\n",
+    "      \"description\": \"the solved calibration file\",\n",
+    "      \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+    "\"#/components/schemas/Calibration\"}}}\n",
+    "     },\n",
+    "     \"400\": {\"description\": \"the body is empty or not JSON (invalid-body)\", \"content\": "
+    "{\"application/problem+json\": {\"schema\": {\"$ref\": \"#/components/schemas/Problem\"}}}},\n",
+    "     \"413\": {\"description\": \"the body is over 64 KiB (payload-too-large)\", \"content\": "
+    "{\"application/problem+json\": {\"schema\": {\"$ref\": \"#/components/schemas/Problem\"}}}},\n",
+    "     \"415\": {\"description\": \"a Content-Type other than JSON (unsupported-media-type)\", "
+    "\"content\": {\"application/problem+json\": {\"schema\": {\"$ref\": "
+    "\"#/components/schemas/Problem\"}}}},\n",
+    "     \"422\": {\"description\": \"JSON, but no calibration can be solved from it "
+    "(invalid-calibration): a missing field, fewer than 4 points, a point off the image, collinear or "
+    "coincident points, an unknown landmark; detail names the point and the problem\", \"content\": "
+    "{\"application/problem+json\": {\"schema\": {\"$ref\": \"#/components/schemas/Problem\"}}}},\n",
+    "     \"405\": {\"$ref\": \"#/components/responses/Error\"},\n",
+    "     \"429\": {\"$ref\": \"#/components/responses/Error\"},\n",
+    "     \"default\": {\"$ref\": \"#/components/responses/Error\"}\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
     "  \"/v1/admin/purge\": {\n",
     "   \"post\": {\n",
     "    \"operationId\": \"purgeCache\",\n",
@@ -686,7 +725,8 @@ static const char *const openapi_lines[] = {
     "      \"type\": \"string\",\n",
     "      \"description\": \"urn:footanalytics:problem:<slug>: invalid-parameter, not-found, "
     "method-not-allowed, not-available-yet, unavailable, internal, unauthorized, forbidden, rate-limited, "
-    "purge-incomplete, no-cache\",\n",
+    "purge-incomplete, no-cache, range-not-satisfiable, invalid-body, invalid-calibration, "
+    "payload-too-large, unsupported-media-type\",\n",
     "      \"example\": \"urn:footanalytics:problem:invalid-parameter\"\n",
     "     },\n",
     "     \"title\": {\"type\": \"string\", \"example\": \"Invalid parameter\"},\n",
@@ -1013,6 +1053,35 @@ static const char *const openapi_lines[] = {
     "{\"type\": \"integer\"}}\n",
     "      }\n",
     "     }\n",
+    "    }\n",
+    "   },\n",
+    "   \"Calibration\": {\n",
+    "    \"type\": \"object\",\n",
+    "    \"description\": \"A pitch calibration file (vision/calib.h): pitch metres from the centre "
+    "spot, x along the length (left goal line at -length/2), y across (top touchline at +width/2); "
+    "image pixels u right, v down, as seen (distorted).\",\n",
+    "    \"required\": [\"image\", \"points\"],\n",
+    "    \"properties\": {\n",
+    "     \"image\": {\"type\": \"object\", \"required\": [\"width\", \"height\"], \"properties\": "
+    "{\"width\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 65535}, \"height\": {\"type\": "
+    "\"integer\", \"minimum\": 1, \"maximum\": 65535}}},\n",
+    "     \"pitch\": {\"type\": \"object\", \"description\": \"metres, default 105 x 68\", \"properties\": "
+    "{\"length\": {\"type\": \"number\"}, \"width\": {\"type\": \"number\"}}},\n",
+    "     \"points\": {\n",
+    "      \"type\": \"array\",\n",
+    "      \"minItems\": 4,\n",
+    "      \"maxItems\": 64,\n",
+    "      \"items\": {\"type\": \"object\", \"required\": [\"u\", \"v\"], \"description\": \"u, v and "
+    "either a landmark name (centre_spot, corner_top_left, penalty_box_left_top ...) or pitch x, y\", "
+    "\"properties\": {\"u\": {\"type\": \"number\"}, \"v\": {\"type\": \"number\"}, \"name\": {\"type\": "
+    "\"string\"}, \"x\": {\"type\": \"number\"}, \"y\": {\"type\": \"number\"}}}\n",
+    "     },\n",
+    "     \"H\": {\"type\": \"array\", \"items\": {\"type\": \"number\"}, \"minItems\": 9, \"maxItems\": 9, "
+    "\"description\": \"pitch metres -> undistorted pixels, row-major (answers)\"},\n",
+    "     \"distortion\": {\"type\": \"object\", \"description\": \"radial: k1, k2 about cx, cy, "
+    "radius in units of norm (half the image diagonal); fitted (answers)\"},\n",
+    "     \"errors\": {\"type\": \"object\", \"description\": \"reprojection errors over the points: "
+    "rms_px, max_px (pitch -> image), rms_m, max_m (image -> pitch) (answers)\"}\n",
     "    }\n",
     "   },\n",
     "   \"Health\": {\"type\": \"object\", \"properties\": {\"status\": {\"type\": \"string\", "

@@ -32,6 +32,8 @@ static const problem_type types[] = {
     {"unauthorized", "Unauthorized"},             {"forbidden", "Forbidden"},
     {"rate-limited", "Too many requests"},        {"purge-incomplete", "Purge incomplete"},
     {"no-cache", "No cache configured"},         {"range-not-satisfiable", "Range not satisfiable"},
+    {"invalid-body", "Invalid request body"},     {"invalid-calibration", "Invalid calibration"},
+    {"payload-too-large", "Payload too large"},   {"unsupported-media-type", "Unsupported media type"},
 };
 
 static const char *title_of(const char *slug) {

@@ -14,12 +14,17 @@
  *
  * Methods: a route is read-only (GET runs the handler, HEAD runs it too:
  * the server sends its headers, not its body) or an action (POST only:
- * the admin endpoints). OPTIONS answers 204 with Allow, anything else is
- * 405 with Allow. A path no route takes is 404 (a problem naming the path).
+ * the admin endpoints, the calibration solver). OPTIONS answers 204 with
+ * Allow, anything else is 405 with Allow. A path no route takes is 404 (a
+ * problem naming the path).
  *
  * Flags: LIVE routes answer from the current state (health, metrics,
  * alerts, actions) and never go through the caches; ADMIN routes need an
- * API key with the admin scope.
+ * API key with the admin scope. /v1/calibration has neither: a POST never
+ * goes through the caches (app.c caches GET and HEAD only), and as a
+ * computation anyone may ask for it stays under the per-address and
+ * per-key rate limits, which guard.c waives for LIVE non-admin routes (the
+ * probes); a key is optional, as on the data routes, and checked when sent.
  */
 #include <string.h>
 
@@ -54,6 +59,7 @@ static const fa_api_route routes[] = {
     {"/v1/matches/{id}/pitch-control", "getMatchPitchControl", q_pitch_control, fa_api_h_pitch_control, NULL,
      0},
     {"/v1/players/{player}/season", "getPlayerSeason", q_season, fa_api_h_season, NULL, 0},
+    {"/v1/calibration", "solveCalibration", NULL, NULL, fa_api_h_calibration, 0},
     {"/v1/admin/purge", "purgeCache", q_purge, NULL, fa_api_h_purge, FA_ROUTE_LIVE | FA_ROUTE_ADMIN},
     {"/media/{path+}", "getMedia", NULL, fa_api_h_media, NULL, FA_ROUTE_LIVE},
 };

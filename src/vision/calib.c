@@ -2,7 +2,7 @@
  * calib.c - pitch calibration from point correspondences: the landmark
  * table, the --points parser, the solver (normalised DLT, then
  * Levenberg-Marquardt with radial distortion), the two mappings, checks,
- * and the JSON file.
+ * and the JSON file (fa_calib_write_json: the file and the API answer share it).
  *
  * Why built this way:
  *   - DLT on Hartley-normalised coordinates is the textbook-stable linear
@@ -800,9 +800,16 @@ static int format_calib(fa_buf *b, const fa_calib *c, const char *note) {
     return rc | fa_buf_puts(b, "\n}\n");
 }
 
+int fa_calib_write_json(const fa_calib *c, const char *note, fa_buf *out) {
+    size_t len0 = out->len;
+    if (format_calib(out, c, note) == 0) return 0;
+    out->len = len0;
+    return fa_err_set(FA_ENOMEM, "out of memory formatting the calibration");
+}
+
 int fa_calib_save(const fa_calib *c, const char *note, const char *path) {
     fa_buf b = {0};
-    if (format_calib(&b, c, note)) {
+    if (fa_calib_write_json(c, note, &b)) {
         fa_buf_free(&b);
         return fa_err_set(FA_ENOMEM, "%s: out of memory formatting the calibration", fa_path_base(path));
     }

@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 
+#include "core/core.h"
 #include "model/model.h"
 #include "video/image.h"
 
@@ -144,10 +145,17 @@ int fa_calib_rescale(fa_calib *c, int w, int h);
 
 /* ------------------------------------------------------------ files */
 
-/* Writes c as JSON: {"image":{"width","height"}, "pitch":{"length","width"},
- * "points":[{"u","v","name"} or {"u","v","x","y"}], "H":[9],
- * "distortion":{"k1","k2","cx","cy","norm","fitted"}, "errors":{...}, "note"}.
- * note may be NULL. 0 or FA_EIO. */
+/* Appends c to out as the JSON document of a calibration file:
+ * {"image":{"width","height"}, "pitch":{"length","width"},
+ * "points":[{"u","v","name","x","y"} or {"u","v","x","y"}], "H":[9],
+ * "distortion":{"k1","k2","cx","cy","norm","fitted"},
+ * "errors":{"rms_px","max_px","rms_m","max_m"}, "note"} (note omitted when
+ * NULL), two-space indented, one point a line, ending in a newline; what
+ * fa_calib_load_mem reads back to the same H, k1, k2. 0, or FA_ENOMEM with
+ * out's length unchanged. */
+int fa_calib_write_json(const fa_calib *c, const char *note, fa_buf *out);
+/* Writes fa_calib_write_json's document to the file path (replaced).
+ * note may be NULL. 0, FA_ENOMEM or FA_EIO. */
 int fa_calib_save(const fa_calib *c, const char *note, const char *path);
 /* Reads a file written by fa_calib_save, or a hand-written one with only
  * "image", "points" (names or x,y) and optionally "pitch" (105 x 68): with
