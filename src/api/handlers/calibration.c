@@ -14,8 +14,9 @@
  * API and the command line cannot disagree.
  *
  * Stateless: no store, no cache (only GET and HEAD answers are cached;
- * the route keeps the rate limits of the data routes), cheap (at most FA_CALIB_MAX_POINTS points: a DLT and a
- * Levenberg-Marquardt of 11 parameters, well under a millisecond).
+ * the route keeps the rate limits of the data routes), cheap (at most
+ * FA_CALIB_MAX_POINTS points: a DLT and a Levenberg-Marquardt of 11
+ * parameters, well under a millisecond).
  *
  * Statuses: 200 the solved calibration; 400 invalid-body (empty, or not
  * JSON: the detail is the parser's "body:line:col: ..."); 413
