@@ -84,7 +84,7 @@ static int cache_dir(const fa_autoquant_opts *o, char *dir, size_t cap) {
     return n < (int)cap ? 0 : fa_err_set(FA_EIO, "cache directory path too long");
 }
 
-/* <base>.<sha256 first 64 bits>.p<percentile>-k<kept>[-m<method>][-h].fanq */
+/* <base>.<sha256 first 64 bits>.p<percentile>-k<kept>[-minmax|-kl][-h].fanq */
 static int cache_name(const char *model, const fa_quantize_opts *q, char *name, size_t cap) {
     unsigned char sha[32];
     if (fa_nn_model_file_sha256(model, sha)) return fa_err_code();
