@@ -332,7 +332,7 @@ static void print_detector(const analyze_cli *c) {
     printf("  detector:    %s %s", fa_path_base(c->model_source), names[p]);
     if (c->int8 && c->int8->built)
         printf(" (quantised on %zu frames of this video in %.1f s%s)", c->int8->frames, c->int8->build_s,
-               c->int8->temporary ? "; the cache could not be written" : ", cached");
+               c->int8->temporary ? "; not cached, see the log" : ", cached");
     else if (c->int8)
         printf(" (cached quantisation %s)", fa_path_base(c->int8->path));
     printf("\n");

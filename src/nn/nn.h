@@ -267,6 +267,11 @@ typedef struct fa_nn_quant fa_nn_quant;
  * option), FA_ENOMEM, or a run's error. */
 fa_nn_quant *fa_nn_calibrate(const fa_nn_model *m, const float *const *inputs, size_t n,
                              const fa_nn_calib_options *o);
+/* Checks the quantised model file at path without building the model:
+ * it parses, and its source model (beside it, else at its stored path)
+ * still has the SHA-256 it records. 0, or the error naming the file and
+ * the problem (a cache uses it to tell a usable entry from a stale one). */
+int fa_nn_quant_file_check(const char *path);
 /* SHA-256 of the model file at path (a Darknet .cfg: the cfg, then its
  * .weights), the hash a .fanq records of its source. 0, FA_ENOTFOUND,
  * FA_EIO or FA_ENOMEM, naming the file. */

@@ -983,6 +983,15 @@ fa_nn_quant *fa_nn_quant_load(const char *path, char **source) {
     return q;
 }
 
+int fa_nn_quant_file_check(const char *path) {
+    char *source = NULL;
+    fa_nn_quant *q = fa_nn_quant_load(path, &source);
+    if (!q) return fa_err_code() ? fa_err_code() : FA_EINVAL;
+    free(source);
+    fa_nn_quant_free(q);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- check */
 
 static int check_conv(const fa_nn_quant *q, const fa_nn_graph *g, size_t n, const char *file) {

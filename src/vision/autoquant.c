@@ -244,19 +244,16 @@ static int build_temporary(const char *model, const char *video, const fa_autoqu
     return rc;
 }
 
-/* 1 when the cached file at path loads (its source unchanged). */
-static int cached_ok(const char *path, const char *backend) {
+/* 1 when the cached file at path is usable (parses, its source unchanged). */
+static int cached_ok(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) return 0;
-    fa_nn_options no = {.backend = backend};
-    fa_nn_model *m = fa_nn_model_load(path, &no);
-    if (!m) {
+    if (fa_nn_quant_file_check(path) != 0) {
         fa_log(FA_LOG_WARN, "cached INT8 model unusable: quantising again", "file=%s reason=\"%s\"", path,
                fa_err_msg());
         fa_err_clear();
         return 0;
     }
-    fa_nn_model_free(m);
     return 1;
 }
 
@@ -275,7 +272,7 @@ int fa_autoquant(const char *model, const char *video, const fa_autoquant_opts *
     }
     if (snprintf(r->path, sizeof r->path, "%s/%s", dir, name) >= (int)sizeof r->path)
         return fa_err_set(FA_EIO, "%s: cache path too long", dir);
-    if (!o->refresh && cached_ok(r->path, o->q.backend)) return 0;
+    if (!o->refresh && cached_ok(r->path)) return 0;
     fa_log(FA_LOG_INFO, "quantising the detector to INT8 on the video's first frames (once per model)",
            "model=%s cache=%s", fa_path_base(abs_model), r->path);
     r->built = 1;
