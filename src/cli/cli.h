@@ -83,6 +83,8 @@ void fa_cli_on_progress(const struct fa_transcode_progress *p, void *user);
 /* --precision fp32|int8|fp16 into *out (fa_nn_precision); 0, or -1 for
  * anything else (the caller reports it). */
 int fa_cli_precision_parse(const char *s, int *out);
+/* The --precision name of p (fa_nn_precision): "fp32", "int8", "fp16", or "?". */
+const char *fa_cli_precision_name(int p);
 /* Formats seconds as "MM:SS.s" into buf[16]. */
 const char *fa_cli_clock(double t, char *buf);
 

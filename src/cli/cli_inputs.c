@@ -83,6 +83,10 @@ int fa_cli_precision_parse(const char *s, int *out) {
     return 0;
 }
 
+const char *fa_cli_precision_name(int p) {
+    return p == FA_NN_FP32 ? "fp32" : p == FA_NN_INT8 ? "int8" : p == FA_NN_FP16 ? "fp16" : "?";
+}
+
 const char *fa_cli_model_path(const char *path, char *buf, size_t size) {
     struct stat st;
     if (stat(path, &st) == 0 || path[0] == '/') return path;

@@ -15,6 +15,7 @@
  * Without a calibration the run still transcodes, detects and tracks, and
  * says clearly that nothing was stored (a flagged partial result).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -327,9 +328,11 @@ static int prepare_int8(analyze_cli *c) {
 }
 
 static void print_detector(const analyze_cli *c) {
-    static const char *const names[] = {"FP32", "INT8", "FP16"};
-    int p = c->a.det.precision >= 0 && c->a.det.precision <= 2 ? c->a.det.precision : 0;
-    printf("  detector:    %s %s", fa_path_base(c->model_source), names[p]);
+    char name[8];
+    snprintf(name, sizeof name, "%s", fa_cli_precision_name(c->a.det.precision));
+    for (char *ch = name; *ch; ch++)
+        *ch = (char)toupper((unsigned char)*ch); /* "INT8" in the text summary */
+    printf("  detector:    %s %s", fa_path_base(c->model_source), name);
     if (c->int8 && c->int8->built)
         printf(" (quantised on %zu frames of this video in %.1f s%s)", c->int8->frames, c->int8->build_s,
                c->int8->temporary ? "; not cached, see the log" : ", cached");
@@ -447,10 +450,9 @@ static void print_json(const analyze_cli *c, const fa_analyze_result *r, const f
            t->media_s, t->wall_s, (long long)r->frames, r->detections, r->detect_s, r->track_s,
            r->tracks.n_tracks, r->teams ? "true" : "false", r->teams_summary.similar ? "true" : "false",
            (double)r->teams_summary.separation, have_cal ? "true" : "false");
-    static const char *const precisions[] = {"fp32", "int8", "fp16"};
-    int p = c->a.det.precision >= 0 && c->a.det.precision <= 2 ? c->a.det.precision : 0;
-    printf(",\"precision\":\"%s\",\"quantised_now\":%s,\"quantise_s\":%.3f", precisions[p],
-           c->int8 && c->int8->built ? "true" : "false", c->int8 ? c->int8->build_s : 0.0);
+    printf(",\"precision\":\"%s\",\"quantised_now\":%s,\"quantise_s\":%.3f",
+           fa_cli_precision_name(c->a.det.precision), c->int8 && c->int8->built ? "true" : "false",
+           c->int8 ? c->int8->build_s : 0.0);
     if (have_cal)
         printf(",\"rms_px\":%.3f,\"rms_m\":%.3f,\"match_id\":%lld,\"players\":%zu,\"samples\":%zu,"
                "\"off_pitch\":%zu,\"off_pitch_people\":%zu,\"metrics\":%zu",

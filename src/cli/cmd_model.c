@@ -136,8 +136,7 @@ static void info_text(const fa_nn_model *m, const char *path) {
            "shuffles fused\n",
            in.folded_constants, in.fused_batchnorm, in.fused_act, in.fused_shuffles);
     printf("weights:  %.1f KiB as the backend holds them\n", (double)in.weight_bytes / 1024.0);
-    static const char *const precisions[] = {"fp32", "int8", "fp16"};
-    printf("precision: %s", in.precision >= 0 && in.precision <= 2 ? precisions[in.precision] : "?");
+    printf("precision: %s", fa_cli_precision_name(in.precision));
     if (in.precision == FA_NN_INT8)
         printf(" (%zu convolutions int8, %zu tensors kept int8 between operators)", in.int8_convs,
                in.int8_tensors);
@@ -164,7 +163,7 @@ static void info_json(const fa_nn_model *m, const char *path) {
                   "\"int8_tensors\":%zu}\n",
                   in.params, (unsigned long long)in.macs, in.folded_constants, in.fused_batchnorm,
                   in.fused_act, in.fused_shuffles, in.weight_bytes,
-                  in.precision == FA_NN_INT8 ? "int8" : in.precision == FA_NN_FP16 ? "fp16" : "fp32",
+                  fa_cli_precision_name(in.precision),
                   in.int8_convs, in.int8_tensors);
     fwrite(b.data, 1, b.len, stdout);
     fa_buf_free(&b);
